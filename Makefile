@@ -1,0 +1,54 @@
+# `make run`: set up, ingest the shipped corpus, serve the API + web chat on http://127.0.0.1:8000
+# `make test`: set up, then run the whole test suite (real model, real Chroma, real HTTP)
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup run ingest serve test test-fast lint format eval bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# CPU torch first: otherwise pip resolves a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+ingest: setup
+	$(BIN)/pm-ingest corpus
+
+serve: setup
+	$(BIN)/pm-assistant serve --host 127.0.0.1 --port 8000
+
+run: ingest serve
+
+test: setup
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not browser and not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+eval: setup
+	$(BIN)/pm-assistant eval tests/eval/questions.jsonl
+
+bench: setup
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/query.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache tests/artifacts

