@@ -1,0 +1,267 @@
+"""The one place that opens Chroma.
+
+Two collections per embedding model: `chunks` (what LangChain's indexing API manages and what retrieval
+returns) and `sentences` (one vector per sentence of every chunk). A chunk's vector is the normalised mean
+of its sentence vectors, so each sentence is embedded exactly once, nothing past the model's 256-token
+window is lost, and the composer can rank sentences without embedding them at query time.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from langchain_core.documents import Document
+from langchain_core.vectorstores import VectorStore
+
+from assistant.config import Settings
+from assistant.embeddings import Embedder
+from assistant.text import split_sentences
+
+_GET_PAGE = 2000
+
+
+def open_client(settings: Settings) -> ClientAPI:
+    """Embedded store under the data dir, or a Chroma server when `PMA_CHROMA__HOST` is set."""
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+    if settings.chroma.host:
+        return chromadb.HttpClient(
+            host=settings.chroma.host,
+            port=settings.chroma.port,
+            ssl=settings.chroma.ssl,
+            settings=chroma_settings,
+        )
+    path = settings.data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def collection_base(prefix: str, model_id: str) -> str:
+    """Names carry the model id, so a model change builds fresh collections instead of mixing vectors."""
+    slug = re.sub(r"[^a-z0-9]+", "-", model_id.lower()).strip("-")
+    return f"{prefix}_{slug}"
+
+
+def embedding_text(sentence: str, metadata: dict[str, Any]) -> str:
+    """A sentence as it is embedded: with its document title and heading, so it stands alone."""
+    title = str(metadata.get("title") or "")
+    heading = str(metadata.get("section") or "").split(" > ")[-1]
+    context = title if not heading or heading == title else f"{title} — {heading}"
+    return f"{context}: {sentence}" if context else sentence
+
+
+@dataclass(frozen=True)
+class StoredChunks:
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict[str, Any]]
+
+
+class ChunkStore(VectorStore):
+    """A LangChain vector store over the two collections (so `index()` can manage it)."""
+
+    def __init__(self, client: ClientAPI, embedder: Embedder, prefix: str = "pma") -> None:
+        self.client = client
+        self.embedder = embedder
+        base = collection_base(prefix, embedder.model_id)
+        config: Any = {"hnsw": {"space": "cosine"}}
+        self.chunks: Collection = client.get_or_create_collection(
+            f"{base}_chunks", embedding_function=None, configuration=config
+        )
+        self.sentences: Collection = client.get_or_create_collection(
+            f"{base}_sentences", embedding_function=None, configuration=config
+        )
+
+    # --- LangChain VectorStore interface -------------------------------------------------------
+    @property
+    def embeddings(self) -> Embedder:
+        return self.embedder
+
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        ids: list[str] = list(kwargs.get("ids") or [d.id or str(uuid.uuid4()) for d in documents])
+        if not documents:
+            return []
+        sentence_ids: list[str] = []
+        sentence_texts: list[str] = []
+        sentence_meta: list[dict[str, Any]] = []
+        owners: list[int] = []
+        for n, (chunk_id, doc) in enumerate(zip(ids, documents, strict=True)):
+            for i, sentence in enumerate(split_sentences(doc.page_content)):
+                sentence_ids.append(f"{chunk_id}:{i}")
+                sentence_texts.append(sentence)
+                sentence_meta.append(
+                    {
+                        "chunk_id": chunk_id,
+                        "i": i,
+                        "source": doc.metadata.get("source", ""),
+                        "topic": doc.metadata.get("topic", ""),
+                    }
+                )
+                owners.append(n)
+        vectors = self.embedder.encode(
+            [embedding_text(s, documents[o].metadata) for s, o in zip(sentence_texts, owners, strict=True)]
+        )
+        chunk_vectors = np.zeros((len(documents), vectors.shape[1]), dtype=np.float32)
+        np.add.at(chunk_vectors, np.asarray(owners, dtype=np.int64), vectors)
+        norms = np.linalg.norm(chunk_vectors, axis=1, keepdims=True)
+        chunk_vectors = chunk_vectors / np.where(norms == 0, 1, norms)
+        # Sentences first, chunks second, record manager last (in `index`): a crash leaves at worst
+        # orphan sentences or unrecorded chunks, which `reconcile` removes.
+        self._delete_sentences(ids)
+        for start in range(0, len(sentence_ids), _GET_PAGE):
+            end = start + _GET_PAGE
+            self.sentences.upsert(
+                ids=sentence_ids[start:end],
+                embeddings=vectors[start:end],
+                documents=sentence_texts[start:end],
+                metadatas=sentence_meta[start:end],
+            )
+        self.chunks.upsert(
+            ids=ids,
+            embeddings=chunk_vectors,
+            documents=[d.page_content for d in documents],
+            metadatas=[_clean_metadata(d.metadata) for d in documents],
+        )
+        return ids
+
+    def add_texts(
+        self, texts: Iterable[str], metadatas: list[dict] | None = None, **kwargs: Any
+    ) -> list[str]:
+        texts = list(texts)
+        metas = metadatas or [{} for _ in texts]
+        docs = [Document(page_content=t, metadata=m) for t, m in zip(texts, metas, strict=True)]
+        return self.add_documents(docs, **kwargs)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:  # noqa: ARG002
+        if not ids:
+            return True
+        self._delete_sentences(ids)
+        for start in range(0, len(ids), _GET_PAGE):
+            self.chunks.delete(ids=ids[start : start + _GET_PAGE])
+        return True
+
+    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        hits = self.dense_chunks(self.embedder.encode([query])[0], k, kwargs.get("filter"))
+        found = self.chunks.get(ids=[h[0] for h in hits], include=["documents", "metadatas"])
+        by_id = {
+            i: Document(id=i, page_content=d or "", metadata=dict(m or {}))
+            for i, d, m in zip(found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True)
+        }
+        return [by_id[h[0]] for h in hits if h[0] in by_id]
+
+    @classmethod
+    def from_texts(
+        cls, texts: list[str], embedding: Any, metadatas: list[dict] | None = None, **kwargs: Any
+    ) -> ChunkStore:
+        raise NotImplementedError("open a ChunkStore with open_store(settings) instead")
+
+    # --- what retrieval and maintenance need -----------------------------------------------------
+    def _delete_sentences(self, chunk_ids: Sequence[str]) -> None:
+        for start in range(0, len(chunk_ids), 500):
+            self.sentences.delete(where={"chunk_id": {"$in": list(chunk_ids[start : start + 500])}})
+
+    def dense_chunks(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first."""
+        return self._query(self.chunks, vector, k, where)
+
+    def dense_sentences(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """(sentence id `<chunk id>:<i>`, cosine similarity), best first."""
+        return self._query(self.sentences, vector, k, where)
+
+    @staticmethod
+    def _query(
+        collection: Collection, vector: np.ndarray, k: int, where: dict[str, Any] | None
+    ) -> list[tuple[str, float]]:
+        count = collection.count()
+        if count == 0:
+            return []
+        result = collection.query(
+            query_embeddings=[vector.tolist()], n_results=min(k, count), where=where, include=["distances"]
+        )
+        distances = (result.get("distances") or [[]])[0]
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
+
+    def chunk_ids(self) -> set[str]:
+        return set(self._paged(self.chunks, include=[]).ids)
+
+    def sentence_owner_ids(self) -> dict[str, str]:
+        """Sentence id -> chunk id, for reconciling orphans."""
+        got = self._paged(self.sentences, include=["metadatas"])
+        return {i: str(m.get("chunk_id")) for i, m in zip(got.ids, got.metadatas, strict=True)}
+
+    def sentence_rows(self) -> list[tuple[str, int, str, list[float]]]:
+        """(chunk id, sentence number, text, vector) of every stored sentence."""
+        rows: list[tuple[str, int, str, list[float]]] = []
+        offset = 0
+        while True:
+            page = self.sentences.get(
+                include=["documents", "metadatas", "embeddings"], limit=_GET_PAGE, offset=offset
+            )
+            embeddings = page.get("embeddings")
+            if embeddings is None:
+                embeddings = []
+            for meta, text, vector in zip(
+                page["metadatas"] or [], page["documents"] or [], embeddings, strict=True
+            ):
+                rows.append((str(meta["chunk_id"]), int(meta["i"]), text or "", list(vector)))
+            if len(page["ids"]) < _GET_PAGE:
+                return rows
+            offset += _GET_PAGE
+
+    def all_chunks(self) -> StoredChunks:
+        return self._paged(self.chunks, include=["documents", "metadatas"])
+
+    def delete_sentence_ids(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), _GET_PAGE):
+            self.sentences.delete(ids=list(ids[start : start + _GET_PAGE]))
+
+    @staticmethod
+    def _paged(collection: Collection, include: list[Any]) -> StoredChunks:
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=_GET_PAGE, offset=offset)
+            ids.extend(page["ids"])
+            texts.extend(page.get("documents") or [""] * len(page["ids"]))
+            metas.extend(dict(m or {}) for m in (page.get("metadatas") or [{}] * len(page["ids"])))
+            if len(page["ids"]) < _GET_PAGE:
+                return StoredChunks(ids, texts, metas)
+            offset += _GET_PAGE
+
+    # --- change marker shared by every process reading this store --------------------------------
+    def generation(self) -> str:
+        """Changes whenever the chunk set changes; derived indexes (BM25) rebuild when it moves."""
+        meta = self.client.get_collection(self.chunks.name).metadata or {}
+        return str(meta.get("generation", "0"))
+
+    def bump_generation(self) -> None:
+        self.chunks.modify(metadata={"generation": uuid.uuid4().hex})
+
+    def ping(self) -> bool:
+        try:
+            self.client.heartbeat()
+            return True
+        except Exception:
+            return False
+
+
+def _clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Chroma stores only scalars and no None."""
+    return {k: v for k, v in metadata.items() if isinstance(v, str | int | float | bool)}
+
+
+def open_store(settings: Settings, embedder: Embedder) -> ChunkStore:
+    return ChunkStore(open_client(settings), embedder, settings.chroma.collection_prefix)

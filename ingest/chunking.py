@@ -1,0 +1,104 @@
+"""Heading-aware chunking: sections first, then sentence-bounded chunks of roughly 150-350 words.
+
+Headings become a `section` path ("Funding > 2024/25") so a chunk can be cited precisely; small sections
+are packed together so a chunk has enough context to retrieve well; long sections are cut on sentence
+boundaries with one sentence of overlap so a fact on a boundary is never orphaned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langchain_core.documents import Document
+from langchain_text_splitters import MarkdownHeaderTextSplitter
+
+from assistant.text import split_sentences, word_count
+
+MIN_WORDS = 150
+MAX_WORDS = 350
+MIN_CHUNK_WORDS = 10
+OVERLAP_SENTENCES = 1
+# Lists of references duplicate the metadata and only pull retrieval towards publishers' names.
+SKIPPED_SECTIONS = {"sources", "references", "further reading", "bibliography"}
+
+_HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
+
+
+@dataclass
+class _Section:
+    path: str
+    sentences: list[str]
+
+    @property
+    def words(self) -> int:
+        return sum(word_count(s) for s in self.sentences)
+
+
+def _sections(doc: Document) -> list[_Section]:
+    splitter = MarkdownHeaderTextSplitter(headers_to_split_on=_HEADERS, strip_headers=True)
+    title = str(doc.metadata.get("title", ""))
+    out: list[_Section] = []
+    for part in splitter.split_text(doc.page_content):
+        headings = [str(part.metadata[k]) for _, k in _HEADERS if part.metadata.get(k)]
+        # A document's own title repeated as its H1 adds nothing to the path.
+        if headings and headings[0] == title:
+            headings = headings[1:]
+        if headings and headings[-1].strip().lower() in SKIPPED_SECTIONS:
+            continue
+        sentences = split_sentences(part.page_content)
+        if sentences:
+            out.append(_Section(" > ".join(headings), sentences))
+    return out
+
+
+def _pack(sections: list[_Section]) -> list[_Section]:
+    """Merge neighbouring small sections; split long ones on sentence boundaries."""
+    packed: list[_Section] = []
+    for section in sections:
+        last = packed[-1] if packed else None
+        if last and last.words < MIN_WORDS and last.words + section.words <= MAX_WORDS:
+            paths = [p for p in (last.path, section.path) if p]
+            last.path = "; ".join(dict.fromkeys(paths))
+            last.sentences.extend(section.sentences)
+            continue
+        if section.words <= MAX_WORDS:
+            packed.append(_Section(section.path, list(section.sentences)))
+            continue
+        current: list[str] = []
+        for sentence in section.sentences:
+            if current and sum(word_count(s) for s in current) + word_count(sentence) > MAX_WORDS:
+                packed.append(_Section(section.path, current))
+                current = current[-OVERLAP_SENTENCES:] if OVERLAP_SENTENCES else []
+            current.append(sentence)
+        if current:
+            tail = sum(word_count(s) for s in current)
+            prev = packed[-1] if packed else None
+            if prev and prev.path == section.path and tail < MIN_WORDS // 2:
+                prev.sentences.extend(current[OVERLAP_SENTENCES:])
+            else:
+                packed.append(_Section(section.path, current))
+    return packed
+
+
+def chunk_document(doc: Document) -> list[Document]:
+    """Chunks of one loaded document, each carrying the document's metadata plus `section`/`chunk`."""
+    chunks: list[Document] = []
+    for section in _pack(_sections(doc)):
+        text = " ".join(section.sentences)
+        if word_count(text) < MIN_CHUNK_WORDS:
+            continue
+        metadata = dict(doc.metadata)
+        metadata["section"] = section.path
+        metadata["chunk"] = len(chunks)
+        chunks.append(Document(page_content=text, metadata=metadata))
+    return chunks
+
+
+def chunk_documents(docs: list[Document]) -> list[Document]:
+    chunks: list[Document] = []
+    for doc in docs:
+        for chunk in chunk_document(doc):
+            # PDF pages are separate documents of one file: number chunks across the whole file.
+            chunk.metadata["chunk"] = len(chunks)
+            chunks.append(chunk)
+    return chunks

@@ -1,0 +1,112 @@
+"""`pm-ingest PATH... [--data-dir DIR] [--prune] [--dry-run] [--json]`.
+
+Exit codes: 0 when at least one file was processed without error (or there was nothing to do),
+1 when every file failed, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assistant.config import Settings
+from assistant.types import IngestReport
+from ingest.indexer import Progress as IngestProgress
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pm-ingest", description="Ingest guidance documents into the assistant's index."
+    )
+    parser.add_argument("paths", nargs="+", type=Path, help="files or folders to ingest")
+    parser.add_argument(
+        "--data-dir", type=Path, help="where the index lives (default: PMA_DATA_DIR or ./var)"
+    )
+    parser.add_argument("--prune", action="store_true", help="delete documents no longer under these paths")
+    parser.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
+    parser.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
+    return parser
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    return settings
+
+
+def run_ingest(
+    settings: Settings, paths: list[Path], *, prune: bool, dry_run: bool, quiet: bool
+) -> IngestReport:
+    from assistant.embeddings import get_embedder
+    from assistant.store import open_store
+    from ingest.indexer import Indexer
+
+    console = Console(stderr=True, quiet=quiet)
+    embedder = get_embedder(settings.embedding.model_path, settings.embedding.batch_size)
+    indexer = Indexer(settings, open_store(settings, embedder))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, disable=quiet) as bars:
+        files = bars.add_task("files", total=None)
+        chunks = bars.add_task("embedding chunks", total=None)
+        hooks = IngestProgress(
+            on_files=lambda n: bars.update(files, total=n),
+            on_file_done=lambda _s: bars.advance(files),
+            on_chunks=lambda n: bars.update(chunks, total=n),
+            on_chunks_done=lambda n: bars.advance(chunks, n),
+        )
+        return indexer.run(paths, prune=prune, dry_run=dry_run, progress=hooks)
+
+
+def print_report(report: IngestReport, console: Console, dry_run: bool) -> None:
+    table = Table(title="Ingest report" + (" (dry run: nothing changed)" if dry_run else ""))
+    for name in ("added", "updated", "skipped", "deleted", "failed", "documents", "chunks"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        *(
+            str(v)
+            for v in (
+                report.added,
+                report.updated,
+                report.skipped,
+                report.deleted,
+                len(report.failed),
+                report.documents,
+                report.chunks,
+            )
+        )
+    )
+    console.print(table)
+    for failure in report.failed:
+        console.print(f"[red]failed[/red] {failure.source}: {failure.error}")
+
+
+def exit_code(report: IngestReport) -> int:
+    processed = report.added + report.updated + report.skipped + report.deleted
+    return 1 if report.failed and processed == 0 else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_for(args.data_dir)
+    report = run_ingest(settings, args.paths, prune=args.prune, dry_run=args.dry_run, quiet=args.json)
+    if args.json:
+        sys.stdout.write(json.dumps(report.model_dump(mode="json")) + "\n")
+    else:
+        print_report(report, Console(), args.dry_run)
+    return exit_code(report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

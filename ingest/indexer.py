@@ -1,0 +1,332 @@
+"""Incremental, crash-safe indexing of document trees into the chunk store.
+
+LangChain's indexing API with a SQL record manager decides which chunks to write and delete; a small
+`ingested_files` table beside it remembers each file's content digest, so an unchanged file is skipped
+without being parsed at all, and `--prune` knows which files came from which root. After every run a
+reconcile pass compares the record manager with Chroma and repairs drift (they can drift silently,
+langchain issue #39937) — which is also what makes a SIGKILL mid-run harmless.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from langchain_classic.indexes import SQLRecordManager
+from langchain_core.documents import Document
+from langchain_core.indexing import index
+
+from assistant.config import Settings
+from assistant.store import ChunkStore
+from assistant.types import IngestFailure, IngestReport
+from ingest.chunking import chunk_documents
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file, source_key
+
+# Bump when loading or chunking changes what a file turns into: every file is then re-chunked.
+PIPELINE_VERSION = "1"
+IGNORE_FILE = ".pmaignore"
+BATCH_CHUNKS = 128
+
+_metadata = sa.MetaData()
+ingested_files = sa.Table(
+    "ingested_files",
+    _metadata,
+    sa.Column("source", sa.String, primary_key=True),
+    sa.Column("root", sa.String, nullable=False, index=True),
+    sa.Column("digest", sa.String, nullable=False),
+    sa.Column("chunks", sa.Integer, nullable=False),
+)
+
+
+@dataclass
+class Progress:
+    """Callbacks the CLI uses to drive its progress bars; all optional."""
+
+    on_files: Callable[[int], None] = lambda _total: None
+    on_file_done: Callable[[str], None] = lambda _source: None
+    on_chunks: Callable[[int], None] = lambda _total: None
+    on_chunks_done: Callable[[int], None] = lambda _n: None
+
+
+@dataclass
+class _Pending:
+    path: Path
+    root: Path
+    source: str
+    digest: str
+    is_new: bool
+    chunks: list[Document] = field(default_factory=list)
+
+
+def _ignore_patterns(root: Path) -> list[str]:
+    ignore = root / IGNORE_FILE
+    if not ignore.is_file():
+        return []
+    lines = ignore.read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def scan(root: Path) -> list[Path]:
+    """Files under a root (or the root itself), minus hidden files and `.pmaignore` patterns."""
+    if root.is_file():
+        return [root]
+    patterns = _ignore_patterns(root)
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in patterns):
+            continue
+        found.append(path)
+    return found
+
+
+class Indexer:
+    """Owns the record manager and the file table; writes go through one `ChunkStore`."""
+
+    def __init__(self, settings: Settings, store: ChunkStore) -> None:
+        self.store = store
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        namespace = f"chroma/{store.chunks.name}"
+        self.records = SQLRecordManager(namespace, db_url=settings.record_manager_url)
+        self.records.create_schema()
+        self.engine = self.records.engine
+        _metadata.create_all(self.engine)
+        self._namespace = namespace
+
+    # --- public ----------------------------------------------------------------------------------
+    def run(
+        self,
+        paths: Iterable[Path],
+        *,
+        prune: bool = False,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders; a folder is its own root, a file's root is its folder."""
+        targets = []
+        for raw in paths:
+            path = raw.resolve()
+            targets.append((path, path.parent if path.is_file() else path))
+        return self.run_targets(targets, prune=prune, dry_run=dry_run, progress=progress)
+
+    def run_targets(
+        self,
+        targets: list[tuple[Path, Path]],
+        *,
+        prune: bool = False,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest (path to scan, root its sources are relative to) pairs."""
+        progress = progress or Progress()
+        report = IngestReport()
+        known = self._known_files()
+        pending: list[_Pending] = []
+        seen: dict[str, set[str]] = defaultdict(set)  # root -> sources present now
+        files: list[tuple[Path, Path]] = []
+        for path, base in targets:
+            if not path.exists():
+                report.failed.append(IngestFailure(source=str(path), error="no such file or folder"))
+                continue
+            seen.setdefault(str(base), set())
+            files.extend((p, base) for p in scan(path))
+        progress.on_files(len(files))
+        salt = f"{PIPELINE_VERSION}:{self.store.embedder.model_id}:".encode()
+        for path, base in files:
+            source = source_key(path, base)
+            seen[str(base)].add(source)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                report.failed.append(IngestFailure(source=source, error=f"cannot read: {exc.strerror}"))
+                progress.on_file_done(source)
+                continue
+            digest = hashlib.sha256(salt + data).hexdigest()
+            previous = known.get(source)
+            if previous and previous[1] == digest:
+                report.skipped += 1
+                progress.on_file_done(source)
+                continue
+            pending.append(_Pending(path, base, source, digest, is_new=previous is None))
+
+        stale = [
+            source
+            for source, (root, _digest) in known.items()
+            if prune and root in seen and source not in seen[root]
+        ]
+        if dry_run:
+            for item in pending:
+                if item.path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                    report.failed.append(
+                        IngestFailure(source=item.source, error=f"unsupported file type {item.path.suffix}")
+                    )
+                elif item.is_new:
+                    report.added += 1
+                else:
+                    report.updated += 1
+            report.deleted = len(stale)
+            return self._totals(report)
+
+        changed = self._index_pending(pending, report, progress)
+        for source in stale:
+            self.delete_source(source, bump=False)
+            report.deleted += 1
+        changed = changed or bool(stale)
+        repaired = self.reconcile()
+        if repaired["stale_records"]:
+            # Records without vectors: the files they came from must be indexed again, now.
+            retry = [p for p in pending if p.source in repaired["sources"]]
+            retry += [
+                _Pending(path, base, source_key(path, base), "", is_new=False)
+                for path, base in files
+                if source_key(path, base) in repaired["sources"]
+                and source_key(path, base) not in {p.source for p in pending}
+            ]
+            self._index_pending(retry, IngestReport(), Progress())
+        if changed or any(repaired.values()):
+            self.store.bump_generation()
+        return self._totals(report)
+
+    def delete_source(self, source: str, *, bump: bool = True) -> int:
+        """Remove every chunk of one source; returns how many chunks went."""
+        keys = self.records.list_keys(group_ids=[source])
+        if keys:
+            self.store.delete(keys)
+            self.records.delete_keys(keys)
+        with self.engine.begin() as conn:
+            conn.execute(ingested_files.delete().where(ingested_files.c.source == source))
+        if bump and keys:
+            self.store.bump_generation()
+        return len(keys)
+
+    def roots(self) -> list[Path]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(ingested_files.c.root).distinct()).all()
+        return [Path(r[0]) for r in rows]
+
+    def reconcile(self) -> dict[str, set[str]]:
+        """Make record manager, chunk collection, sentence collection and file table agree.
+
+        Returns what was repaired: orphan chunk ids, stale record keys, orphan sentence ids, and the
+        sources whose files must be re-indexed.
+        """
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT key, group_id FROM upsertion_record WHERE namespace = :ns"),
+                {"ns": self._namespace},
+            ).all()
+        record_groups: dict[str, str] = {str(k): str(g) for k, g in rows}
+        chunk_ids = self.store.chunk_ids()
+        orphan_chunks = chunk_ids - record_groups.keys()
+        stale_records = record_groups.keys() - chunk_ids
+        if orphan_chunks:
+            self.store.delete(sorted(orphan_chunks))
+        stale_sources = {str(record_groups[k]) for k in stale_records}
+        if stale_records:
+            self.records.delete_keys(sorted(stale_records))
+        live = chunk_ids - orphan_chunks
+        orphan_sentences = {s for s, owner in self.store.sentence_owner_ids().items() if owner not in live}
+        if orphan_sentences:
+            self.store.delete_sentence_ids(sorted(orphan_sentences))
+        # Files recorded as indexed whose chunks are gone (or half gone) must be indexed again.
+        recorded_sources = {str(g) for k, g in record_groups.items() if k not in stale_records}
+        with self.engine.begin() as conn:
+            listed = {r[0] for r in conn.execute(sa.select(ingested_files.c.source)).all()}
+            lost = (listed - recorded_sources) | (stale_sources & listed)
+            if lost:
+                conn.execute(ingested_files.delete().where(ingested_files.c.source.in_(sorted(lost))))
+        return {
+            "orphan_chunks": orphan_chunks,
+            "stale_records": stale_records,
+            "orphan_sentences": orphan_sentences,
+            "sources": lost | stale_sources,
+        }
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _known_files(self) -> dict[str, tuple[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(ingested_files.c.source, ingested_files.c.root, ingested_files.c.digest)
+            ).all()
+        return {source: (root, digest) for source, root, digest in rows}
+
+    def _index_pending(self, pending: list[_Pending], report: IngestReport, progress: Progress) -> bool:
+        ready: list[_Pending] = []
+        for item in pending:
+            try:
+                docs = load_file(item.path, item.root)
+                item.chunks = chunk_documents(docs)
+                if not item.chunks:
+                    raise LoadError("no indexable text (every passage is under 10 words)")
+                ready.append(item)
+            except LoadError as exc:
+                report.failed.append(IngestFailure(source=item.source, error=str(exc)))
+                progress.on_file_done(item.source)
+            except Exception as exc:  # a loader bug must not lose the rest of the run
+                report.failed.append(IngestFailure(source=item.source, error=f"{type(exc).__name__}: {exc}"))
+                progress.on_file_done(item.source)
+        progress.on_chunks(sum(len(item.chunks) for item in ready))
+        changed = False
+        for batch in _batches(ready):
+            docs = [chunk for item in batch for chunk in item.chunks]
+            result = index(
+                docs,
+                self.records,
+                self.store,
+                cleanup="incremental",
+                source_id_key="source",
+                key_encoder="sha256",
+                batch_size=max(len(docs), 1),
+            )
+            changed = changed or bool(result["num_added"] or result["num_deleted"])
+            with self.engine.begin() as conn:
+                for item in batch:
+                    conn.execute(ingested_files.delete().where(ingested_files.c.source == item.source))
+                    conn.execute(
+                        ingested_files.insert().values(
+                            source=item.source,
+                            root=str(item.root),
+                            digest=item.digest,
+                            chunks=len(item.chunks),
+                        )
+                    )
+            for item in batch:
+                if item.is_new:
+                    report.added += 1
+                else:
+                    report.updated += 1
+                progress.on_file_done(item.source)
+            progress.on_chunks_done(len(docs))
+        return changed
+
+    def _totals(self, report: IngestReport) -> IngestReport:
+        with self.engine.connect() as conn:
+            report.documents = conn.execute(
+                sa.select(sa.func.count(sa.distinct(sa.text("group_id"))))
+                .select_from(sa.text("upsertion_record"))
+                .where(sa.text("namespace = :ns")),
+                {"ns": self._namespace},
+            ).scalar_one()
+        report.chunks = self.store.chunks.count()
+        return report
+
+
+def _batches(items: list[_Pending]) -> Iterable[list[_Pending]]:
+    """Whole files per batch (so incremental cleanup never sees half a file), ~BATCH_CHUNKS chunks each."""
+    batch: list[_Pending] = []
+    size = 0
+    for item in items:
+        if batch and size + len(item.chunks) > BATCH_CHUNKS:
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += len(item.chunks)
+    if batch:
+        yield batch

@@ -1,0 +1,381 @@
+"""Turn one file into LangChain Documents of Markdown-like text with flat metadata.
+
+Every loader keeps headings as Markdown heading lines (`#`, `##`, `###`) because the chunker splits
+on them, and every loader fails with a `LoadError` whose message a practice manager can act on
+("not a valid PDF: …", "empty document") instead of a library traceback. Metadata values are
+only `str` or `int` (what Chroma stores); keys whose value is unknown are left out, never `None`.
+
+`metadata["source"]` is the file's path relative to the ingest root in POSIX form: the key the
+indexer uses to find, update and delete a document's chunks, so it must not depend on where the
+corpus folder happens to live.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import docx
+import trafilatura
+import yaml
+from docx.table import Table
+from langchain_core.documents import Document
+from pypdf import PdfReader
+
+from ingest.clean import strip_boilerplate
+
+Metadata = dict[str, str | int]
+Piece = tuple[str, Metadata]  # (page_content, metadata without "source")
+
+RESERVED_KEYS = frozenset({"source", "page"})  # set by the loader, never by a file's own front matter
+MAX_TITLE_WORDS = 15
+
+
+class LoadError(Exception):
+    """A file could not be turned into text; the message says why in plain words."""
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def source_key(path: Path, root: Path) -> str:
+    """The path of `path` relative to `root` in POSIX form; the file name if it is not under root."""
+    for candidate, base in ((path, root), (path.resolve(), root.resolve())):
+        try:
+            relative = candidate.relative_to(base).as_posix()
+        except ValueError:
+            continue
+        if relative not in ("", "."):
+            return relative
+    return path.name
+
+
+def readable_stem(path: Path) -> str:
+    """A title made from a file name, for files that carry none: "my-file_name" -> "My file name"."""
+    words = " ".join(re.split(r"[-_\s]+", path.stem)).strip()
+    return words[:1].upper() + words[1:] if words else path.name
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line reason from a library exception (some have empty or multi-line messages)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _decode_text(data: bytes, encodings: tuple[str, ...]) -> str:
+    """Decode a text file, refusing binaries that were given a text-file name.
+
+    Saved web pages are often cp1252 rather than UTF-8, so .txt/.html try both; Markdown in the
+    corpus must be UTF-8, so a .md file that is not is treated as binary rather than guessed at.
+    """
+    if b"\x00" in data:
+        raise LoadError("binary content in a text file")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+        if controls > len(text) * 0.01:
+            raise LoadError("binary content in a text file")
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    raise LoadError("binary content in a text file")
+
+
+def _require_text(text: str) -> str:
+    if not text.strip():
+        raise LoadError("empty document")
+    return text.strip()
+
+
+def _first_heading(text: str) -> str | None:
+    match = re.search(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _short_first_line(text: str) -> str | None:
+    """The first line as a title, if it is short enough to be one and more text follows it."""
+    first, _, rest = text.strip().partition("\n")
+    first = first.strip().lstrip("#").strip()
+    if first and rest.strip() and len(first.split()) <= MAX_TITLE_WORDS:
+        return first
+    return None
+
+
+def _meta_value(value: Any) -> str | int | None:
+    """Flatten a YAML value to what Chroma stores: dates as YYYY-MM-DD, lists joined with ", "."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, list):
+        items = [str(item) for item in map(_meta_value, value) if item not in (None, "")]
+        return ", ".join(items) or None
+    return None  # mappings and nulls have no flat form
+
+
+# ---------------------------------------------------------------------------------------------- Markdown
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
+
+
+def load_markdown(data: bytes, path: Path) -> list[Piece]:
+    """Corpus notes: YAML front matter becomes metadata, the body is kept as written."""
+    text = _decode_text(data, ("utf-8-sig",))
+    meta: Metadata = {}
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            front = yaml.safe_load(match.group(1))
+        except yaml.YAMLError as exc:
+            raise LoadError(f"invalid YAML front matter: {_reason(exc)}") from exc
+        if front is not None and not isinstance(front, dict):
+            raise LoadError("invalid YAML front matter: expected key: value pairs")
+        for key, value in (front or {}).items():
+            flat = _meta_value(value)
+            if flat not in (None, "") and str(key) not in RESERVED_KEYS:
+                meta[str(key)] = flat
+        text = text[match.end() :]
+    body = _require_text(text)
+    meta["title"] = str(meta.get("title") or _first_heading(body) or readable_stem(path))
+    return [(body, meta)]
+
+
+# ---------------------------------------------------------------------------------------------- plain text
+
+
+def load_text(data: bytes, path: Path) -> list[Piece]:
+    """Plain text, usually a saved web page: strip page furniture, title from a short first line."""
+    body = _require_text(strip_boilerplate(_decode_text(data, ("utf-8-sig", "cp1252"))))
+    return [(body, {"title": _short_first_line(body) or readable_stem(path)})]
+
+
+# ---------------------------------------------------------------------------------------------- HTML
+
+
+class _HtmlText(HTMLParser):
+    """Stdlib fallback for pages trafilatura cannot extract, and the source of <title>/<meta>."""
+
+    SKIP = frozenset({"script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside"})
+    SKIP |= frozenset({"form", "button", "select", "iframe"})
+    BLOCK = frozenset({"p", "div", "section", "article", "main", "li", "tr", "br", "table", "ul", "ol"})
+    BLOCK |= frozenset({"blockquote", "pre", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title = ""
+        self.meta: dict[str, str] = {}
+        self._skip_depth = 0
+        self._in_title = False  # only the document's first <title>, never an inline SVG's
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {name: value or "" for name, value in attrs}
+        if tag == "meta" and attr.get("content"):
+            key = (attr.get("property") or attr.get("name") or "").lower()
+            self.meta.setdefault(key, attr["content"].strip())
+        elif tag == "link" and "canonical" in attr.get("rel", "").lower().split():
+            self.meta.setdefault("canonical", attr.get("href", ""))
+        if tag == "title" and not self.title and not self._skip_depth:
+            self._in_title = True
+        if tag in self.SKIP:
+            self._skip_depth += 1
+        elif tag in self.BLOCK:
+            heading = "#" * int(tag[1]) + " " if re.fullmatch(r"h[1-6]", tag) else ""
+            self.parts.append("\n\n" + heading)
+        elif tag in ("td", "th"):
+            self.parts.append(" | ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in self.SKIP:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in self.BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        elif not self._skip_depth:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+    def text(self) -> str:
+        lines = (line.strip().strip("|").strip() for line in "".join(self.parts).split("\n"))
+        lines = (re.sub(r"^(#+)\s+", r"\1 ", line) for line in lines)
+        return "\n".join(line for line in lines if not line or line.strip("# "))
+
+
+def _iso_date(value: str) -> str | None:
+    match = re.match(r"\d{4}-\d{2}-\d{2}", value.strip())
+    return match.group(0) if match else None
+
+
+def load_html(data: bytes, path: Path) -> list[Piece]:
+    """Main content via trafilatura (drops nav, headers, footers, cookie and share blocks).
+
+    Markdown output keeps headings as `#` lines and tables as pipe rows. If trafilatura finds no
+    main content (very short or unusual pages) the whole visible text is used instead, minus the
+    obvious page regions, and both go through `strip_boilerplate`.
+    """
+    html = _decode_text(data, ("utf-8-sig", "cp1252"))
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    document = html if re.search(r"<body[\s>]", html, re.IGNORECASE) else f"<html><body>{html}</body></html>"
+    extracted = trafilatura.extract(  # fragments without <body> lose their headings unless wrapped
+        document, output_format="markdown", include_tables=True, with_metadata=False, favor_recall=True
+    )
+    body = _require_text(strip_boilerplate(extracted or "") or strip_boilerplate(parser.text()))
+    meta: Metadata = {}
+    title = " ".join(parser.title.split()) or parser.meta.get("og:title") or _first_heading(body)
+    meta["title"] = title or readable_stem(path)
+    url = parser.meta.get("canonical") or parser.meta.get("og:url")
+    if url:
+        meta["url"] = url
+    if parser.meta.get("og:site_name"):
+        meta["publisher"] = parser.meta["og:site_name"]
+    published = _iso_date(parser.meta.get("article:published_time") or parser.meta.get("date") or "")
+    if published:
+        meta["published"] = published
+    return [(body, meta)]
+
+
+# ---------------------------------------------------------------------------------------------- PDF
+
+
+def tidy_pdf_text(text: str) -> str:
+    """Undo the line layout of extracted PDF text so sentences are whole again.
+
+    "manage-\\nment" becomes "management", and a line that does not end a sentence (.!?:) joins the
+    next line when that one starts in lower case: a wrapped line, not a new paragraph or heading.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xad", "")
+    text = re.sub(r"(?<=[A-Za-z])-[ \t]*\n[ \t]*(?=[a-z])", "", text)
+    lines: list[str] = []
+    for raw in text.split("\n"):
+        line = re.sub(r"[ \t]+", " ", raw).strip()
+        if lines and lines[-1] and line and line[0].islower() and lines[-1][-1] not in ".!?:":
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def load_pdf(data: bytes, path: Path) -> list[Piece]:
+    """One piece per page with text (metadata "page" is 1-based), so answers can cite a page."""
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except Exception as exc:
+                raise LoadError(f"encrypted PDF: {_reason(exc)}") from exc
+            if not opened:
+                raise LoadError("encrypted PDF: it needs a password")
+        pages = [tidy_pdf_text(page.extract_text() or "") for page in reader.pages]
+        info_title = (reader.metadata.title if reader.metadata else None) or ""
+    except LoadError:
+        raise
+    except Exception as exc:
+        raise LoadError(f"not a valid PDF: {_reason(exc)}") from exc
+    numbered = [(number, text) for number, text in enumerate(pages, start=1) if text]
+    if not numbered:
+        raise LoadError("empty document: the PDF has no extractable text (a scan needs OCR first)")
+    info_title = " ".join(str(info_title).split())
+    if info_title.lower().startswith("microsoft word -") or info_title.lower() == "untitled":
+        info_title = ""  # a file name that Word wrote in, not a title
+    title = info_title or _short_first_line(numbered[0][1]) or readable_stem(path)
+    return [(text, {"title": title, "page": number}) for number, text in numbered]
+
+
+# ---------------------------------------------------------------------------------------------- DOCX
+
+
+def _docx_block(block: Any) -> str:
+    """A paragraph as a Markdown line (Title/Heading n -> `#` * n), a table as " | " rows."""
+    if isinstance(block, Table):
+        rows = []
+        for row in block.rows:
+            cells: list[str] = []
+            for cell in row.cells:
+                text = " ".join(cell.text.split())
+                if not cells or cells[-1] != text:  # merged cells repeat their text
+                    cells.append(text)
+            if any(cells):
+                rows.append(" | ".join(cells))
+        return "\n".join(rows)
+    text = block.text.strip()
+    style = block.style.name if block.style is not None else ""
+    level = re.fullmatch(r"Heading ([1-6])", style or "")
+    if not text:
+        return ""
+    if style == "Title":
+        return f"# {text}"
+    if level:
+        return "#" * int(level.group(1)) + " " + text
+    if (style or "").startswith("List"):
+        return f"- {text}"
+    return text
+
+
+def load_docx(data: bytes, path: Path) -> list[Piece]:
+    """Word documents in reading order, paragraphs and tables interleaved as in the file."""
+    try:
+        document = docx.Document(io.BytesIO(data))
+        blocks = [_docx_block(block) for block in document.iter_inner_content()]
+        core_title = (document.core_properties.title or "").strip()
+    except Exception as exc:
+        reason = _reason(exc)
+        if type(exc).__name__ == "PackageNotFoundError":
+            reason = "the file is not a Word (Office Open XML) package"
+        raise LoadError(f"not a valid DOCX: {reason}") from exc
+    body = _require_text("\n\n".join(block for block in blocks if block))
+    return [(body, {"title": core_title or _first_heading(body) or readable_stem(path)})]
+
+
+# ---------------------------------------------------------------------------------------------- entry
+
+LOADERS: dict[str, Callable[[bytes, Path], list[Piece]]] = {
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".txt": load_text,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(LOADERS)
+
+
+def load_file(path: Path, root: Path) -> list[Document]:
+    """Load one file as Documents (one per file, or one per page for PDFs).
+
+    Raises LoadError with a human-readable reason for anything that cannot be loaded.
+    """
+    suffix = path.suffix.lower()
+    loader = LOADERS.get(suffix)
+    if loader is None:
+        raise LoadError(f"unsupported file type {suffix or '(no extension)'}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"cannot read: {(exc.strerror or _reason(exc)).lower()}") from exc
+    if not data.strip():
+        raise LoadError("empty document")
+    source = source_key(path, root)
+    return [
+        Document(page_content=text, metadata={**meta, "source": source}) for text, meta in loader(data, path)
+    ]
