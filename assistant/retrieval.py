@@ -1,0 +1,204 @@
+"""Hybrid retrieval: dense chunks + dense sentences + BM25, fused by reciprocal rank, then rescored.
+
+The rescoring stage looks at every sentence of the ~30 fused candidates (their vectors were stored at
+ingest, so nothing is embedded here but the query): a passage is only as good as its best sentence for
+this question, plus how much of the question's vocabulary it covers. The weights were set by measuring
+recall@4 and MRR on tests/eval/questions.jsonl (see README, "How retrieval was tuned").
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from assistant.config import RetrievalSettings
+from assistant.glossary import Glossary
+from assistant.index_cache import CachedIndex, IndexCache, terms
+from assistant.store import ChunkStore
+from assistant.types import Filters
+
+# Rescoring weights (measured on the evaluation set; see module docstring).
+W_SENTENCE = 0.50
+W_CHUNK = 0.25
+W_COVERAGE = 0.15
+W_TITLE = 0.10
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with what the composer needs: its sentences and their similarity to the query."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float
+    sentences: list[str] = field(default_factory=list)
+    sentence_scores: list[float] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best_sentence_score(self) -> float:
+        return max(self.sentence_scores, default=0.0)
+
+
+@dataclass
+class RetrievalResult:
+    query: str
+    expanded: str
+    query_terms: list[str]
+    passages: list[Passage]
+    timings_ms: dict[str, float]
+    index: CachedIndex | None = None
+
+
+def _where(filters: Filters | None) -> dict[str, Any] | None:
+    if filters is None:
+        return None
+    clauses = [{k: v} for k, v in (("topic", filters.topic), ("source", filters.source)) if v]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _matches(metadata: dict[str, Any], filters: Filters | None) -> bool:
+    if filters is None:
+        return True
+    return all(
+        not wanted or metadata.get(key) == wanted
+        for key, wanted in (("topic", filters.topic), ("source", filters.source))
+    )
+
+
+class HybridSearch:
+    """The retrieval pipeline, independent of LangChain's retriever interface (used by both)."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        cache: IndexCache,
+        glossary: Glossary,
+        settings: RetrievalSettings,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.glossary = glossary
+        self.settings = settings
+
+    def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> RetrievalResult:
+        k = k or self.settings.top_k
+        n = self.settings.candidates
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        expanded = self.glossary.expand(query) if self.settings.glossary else query
+        vector = self.store.embedder.encode([expanded])[0]
+        t1 = time.perf_counter()
+        timings["embed"] = (t1 - t0) * 1000
+        where = _where(filters)
+        index = self.cache.current()
+        dense = self.store.dense_chunks(vector, n, where)
+        mask = None
+        if filters is not None and (filters.topic or filters.source):
+            mask = np.array([_matches(m, filters) for m in index.metadatas], dtype=bool)
+        bm25 = index.scores(expanded)
+        sentence_sims = index.sentence_vectors @ vector if len(index.sentences) else np.zeros(0)
+        chunk_best = np.full(len(index.ids), -1.0, dtype=np.float32)
+        if len(sentence_sims):
+            np.maximum.at(chunk_best, index.sentence_owner, sentence_sims)
+        if mask is not None:
+            bm25 = np.where(mask, bm25, 0.0)
+            chunk_best = np.where(mask, chunk_best, -1.0)
+        t2 = time.perf_counter()
+        timings["search"] = (t2 - t1) * 1000
+
+        rankings = [
+            [cid for cid, _ in dense],
+            [index.ids[i] for i in np.argsort(-chunk_best)[:n] if chunk_best[i] > -1.0],
+            [index.ids[i] for i in np.argsort(-bm25)[:n] if bm25[i] > 0],
+        ]
+        fused: dict[str, float] = defaultdict(float)
+        for ranking in rankings:
+            for rank, cid in enumerate(ranking):
+                fused[cid] += 1.0 / (self.settings.rrf_k + rank + 1)
+        candidates = [c for c in sorted(fused, key=lambda c: -fused[c]) if c in index.position][:n]
+        passages = self._rescore(candidates, expanded, index, sentence_sims, dict(dense), fused, bm25)
+        timings["rescore"] = (time.perf_counter() - t2) * 1000
+        return RetrievalResult(query, expanded, terms(expanded), passages[:k], timings, index)
+
+    def _rescore(
+        self,
+        candidates: list[str],
+        expanded: str,
+        index: CachedIndex,
+        sentence_sims: np.ndarray,
+        dense: dict[str, float],
+        fused: dict[str, float],
+        bm25: np.ndarray,
+    ) -> list[Passage]:
+        if not candidates:
+            return []
+        query_terms = set(terms(expanded))
+        top_fused = max(fused[c] for c in candidates)
+        passages = []
+        for cid in candidates:
+            pos = index.position[cid]
+            text, metadata = index.texts[pos], index.metadatas[pos]
+            start, end = index.spans[pos]
+            sentences = index.sentences[start:end]
+            sims = [float(x) for x in sentence_sims[start:end]]
+            chunk_sim = dense.get(cid, max(sims, default=0.0))
+            body_terms = set(terms(text))
+            head_terms = set(terms(f"{metadata.get('title', '')} {metadata.get('section', '')}"))
+            coverage = len(query_terms & (body_terms | head_terms)) / len(query_terms) if query_terms else 0.0
+            title = len(query_terms & head_terms) / len(query_terms) if query_terms else 0.0
+            best = max(sims, default=0.0)
+            score = W_SENTENCE * best + W_CHUNK * chunk_sim + W_COVERAGE * coverage + W_TITLE * title
+            passages.append(
+                Passage(
+                    id=cid,
+                    text=text,
+                    metadata=dict(metadata),
+                    score=score,
+                    sentences=sentences,
+                    sentence_scores=sims,
+                    features={
+                        "sentence": best,
+                        "chunk": chunk_sim,
+                        "coverage": coverage,
+                        "title": title,
+                        "bm25": float(bm25[pos]),
+                        "fused": fused[cid] / top_fused,
+                    },
+                )
+            )
+        passages.sort(key=lambda p: -p.score)
+        return passages
+
+
+class HybridRetriever(BaseRetriever):
+    """LangChain face of `HybridSearch`, for use in chains (e.g. an LLM composer)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    search: HybridSearch
+    filters: Filters | None = None
+    k: int = 6
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,  # noqa: ARG002
+    ) -> list[Document]:
+        result = self.search.search(query, self.filters, self.k)
+        return [
+            Document(id=p.id, page_content=p.text, metadata={**p.metadata, "score": p.score})
+            for p in result.passages
+        ]

@@ -1,0 +1,187 @@
+"""`pm-assistant`: ask (one question or a batch), eval, serve (API + web chat), slack (Socket Mode).
+
+Every subcommand builds one `Settings` from the environment (`PMA_*`) and `--data-dir`, and one
+`AnswerService`; nothing here retrieves or composes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings
+from assistant.types import Answer, QuestionError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "data_dir", None) is not None:
+        settings.data_dir = args.data_dir
+    return settings
+
+
+def _service(settings: Settings) -> Any:
+    from assistant.service import AnswerService
+
+    service = AnswerService.from_settings(settings)
+    service.warm_up()
+    return service
+
+
+def _answer_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
+    """The batch/JSON line shape: id, answer, grounded, sources, notes, timings_ms (+ ids)."""
+    out: dict[str, Any] = {} if qid is None else {"id": qid}
+    out.update(
+        {
+            "answer": answer.answer,
+            "grounded": answer.grounded,
+            "sources": [
+                {
+                    "title": s.title,
+                    "source": s.source,
+                    "section": s.section,
+                    "url": s.url,
+                    "published": s.published,
+                    "score": s.score,
+                    "text": s.text,
+                }
+                for s in answer.sources
+            ],
+            "notes": answer.notes,
+            "timings_ms": answer.timings_ms,
+            "conversation_id": answer.conversation_id,
+            "message_id": answer.message_id,
+        }
+    )
+    return out
+
+
+def _print_answer(answer: Answer) -> None:
+    from rich.console import Console
+
+    console = Console()
+    console.print(answer.answer, markup=False, highlight=False)
+    for note in answer.notes:
+        console.print(f"[yellow]Note:[/yellow] {note}", highlight=False)
+    if answer.sources:
+        console.print("\n[bold]Sources[/bold]")
+        for s in answer.sources:
+            where = f" — {s.section}" if s.section else ""
+            date = f" ({s.published})" if s.published else ""
+            console.print(f"[{s.n}] {s.title}{where}{date}  {s.url or s.source}", markup=False)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    if bool(args.question) == bool(args.batch):
+        print("pm-assistant ask: give one QUESTION or --batch FILE", file=sys.stderr)
+        return 2
+    service = _service(_settings(args))
+    if args.question:
+        try:
+            answer = service.answer(args.question, channel="cli")
+        except QuestionError as exc:
+            print(f"pm-assistant ask: {exc}", file=sys.stderr)
+            return 2
+        if args.json:
+            print(json.dumps(_answer_json(answer)))
+        else:
+            _print_answer(answer)
+        return 0
+    source = sys.stdin if str(args.batch) == "-" else args.batch.open(encoding="utf-8")
+    with source:
+        for n, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                answer = service.answer(item["question"], item.get("conversation_id"), channel="cli")
+                out = _answer_json(answer, item.get("id"))
+            except (ValueError, KeyError, TypeError) as exc:
+                out = {"id": None, "error": f"line {n}: {exc}"}
+                if isinstance(exc, QuestionError):
+                    out["id"] = item.get("id")
+            print(json.dumps(out), flush=True)  # batch output is always JSON lines
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from assistant.evaluation import evaluate, load_questions
+
+    report = evaluate(_service(_settings(args)), load_questions(args.file))
+    if args.json:
+        print(json.dumps(report.as_dict()))
+        return 0
+    d = report.as_dict()
+    misses = d.pop("misses")
+    for key, value in d.items():
+        print(f"{key:22} {value:.3f}" if isinstance(value, float) else f"{key:22} {value}")
+    print(f"\nmisses ({len(misses)}):")
+    for miss in misses:
+        print(" ", json.dumps(miss, ensure_ascii=False)[:300])
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bots.api import create_app
+
+    settings = _settings(args)
+    app = create_app(_service(settings), settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_slack(args: argparse.Namespace) -> int:
+    from bots.slack.socket import run_socket_mode
+
+    settings = _settings(args)
+    if not (settings.slack.app_token and settings.slack.bot_token):
+        print("pm-assistant slack: set PMA_SLACK__APP_TOKEN and PMA_SLACK__BOT_TOKEN", file=sys.stderr)
+        return 2
+    run_socket_mode(_service(settings), settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pm-assistant", description="Practice Manager Assistant")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", type=Path, help="index and app data (default: PMA_DATA_DIR or ./var)")
+
+    ask = sub.add_parser("ask", help="answer one question, or a JSONL batch")
+    ask.add_argument("question", nargs="?", help="the question")
+    ask.add_argument("--batch", type=Path, help='JSONL file of {"id", "question"} lines ("-" for stdin)')
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    data_dir(ask)
+    ask.set_defaults(func=cmd_ask)
+
+    ev = sub.add_parser("eval", help="measure answer quality on a question set")
+    ev.add_argument("file", type=Path)
+    ev.add_argument("--json", action="store_true")
+    data_dir(ev)
+    ev.set_defaults(func=cmd_eval)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API and web chat")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    data_dir(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    slack = sub.add_parser("slack", help="run the Slack bot in Socket Mode")
+    data_dir(slack)
+    slack.set_defaults(func=cmd_slack)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Shared fixtures: the real packaged model (loaded once per session) and real embedded Chroma stores."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.embeddings import Embedder, get_embedder
+from assistant.service import AnswerService
+from ingest.indexer import Indexer
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests import fixtures_docs / fake_slack
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    settings = Settings(data_dir=data_dir)
+    settings.retrieval.glossary_path = str(CORPUS / "glossary.yml")
+    for key, value in overrides.items():
+        group, _, name = key.partition("__")
+        if name:
+            setattr(getattr(settings, group), name, value)
+        else:
+            setattr(settings, key, value)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return get_embedder()
+
+
+@pytest.fixture(scope="session")
+def corpus_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> AnswerService:
+    """An AnswerService over the shipped corpus, ingested once per session."""
+    settings = make_settings(tmp_path_factory.mktemp("corpus-data"))
+    service = AnswerService(settings, embedder=embedder)
+    Indexer(settings, service.store).run([CORPUS])
+    service.warm_up()
+    return service
+
+
+ServiceFactory = Callable[..., AnswerService]
+
+
+@pytest.fixture
+def service_factory(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> ServiceFactory:
+    """Build a fresh service over a small corpus: `service_factory([(path, text), ...], **settings)`."""
+
+    def build(docs: list[tuple[str, str]] | None = None, **overrides: object) -> AnswerService:
+        base = tmp_path_factory.mktemp("svc")
+        corpus = base / "corpus"
+        corpus.mkdir()
+        for rel, text in docs or []:
+            target = corpus / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        settings = make_settings(base / "data", **overrides)
+        service = AnswerService(settings, embedder=embedder)
+        if docs:
+            Indexer(settings, service.store).run([corpus])
+        service.corpus_dir = corpus  # type: ignore[attr-defined]
+        return service
+
+    return build
