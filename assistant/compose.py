@@ -56,8 +56,13 @@ class _Candidate:
 
 
 def support_of(result: RetrievalResult) -> float:
-    """How well the best passage answers the question: its rescored value (see retrieval weights)."""
-    return result.passages[0].score if result.passages else 0.0
+    """How well the corpus supports an answer: the best sentence similarity among the passages used.
+
+    Off-topic questions sit far below answerable ones here (lowest answerable on the evaluation set:
+    0.39); questions close to the corpus but not answered by it do not, which is what the answer-type,
+    year and unknown-name checks in `_select` are for.
+    """
+    return max((p.best_sentence_score for p in result.passages[:PASSAGES_CONSIDERED]), default=0.0)
 
 
 def _nearest_topics(passages: list[Passage], limit: int = 3) -> list[str]:

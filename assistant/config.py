@@ -45,8 +45,8 @@ class AnswerSettings(BaseModel):
 
     max_words: int = 120
     max_question_chars: int = 2000
-    min_support: float = 0.45
-    min_typed_support: float = 0.70
+    min_support: float = 0.35
+    min_typed_support: float = 0.60
     max_source_age_days: int = 3 * 365
     history_turns: int = 2
 

@@ -33,7 +33,9 @@ conversations = sa.Table(
 messages = sa.Table(
     "messages",
     _md,
-    sa.Column("id", sa.String(40), primary_key=True),
+    # Turn order comes from `seq`: timestamps from several processes can tie or drift.
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(40), unique=True, nullable=False),
     sa.Column("conversation_id", sa.String(200), sa.ForeignKey("conversations.id"), index=True),
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("retrieval_query", sa.Text, nullable=False),
@@ -62,7 +64,7 @@ claimed_events = sa.Table(
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class History:
@@ -118,7 +120,7 @@ class History:
             rows = conn.execute(
                 sa.select(messages.c.question, messages.c.retrieval_query)
                 .where(messages.c.conversation_id == conversation_id)
-                .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+                .order_by(messages.c.seq.desc())
                 .limit(limit)
             ).all()
         return [(r[0], r[1]) for r in reversed(rows)]
@@ -132,7 +134,7 @@ class History:
             rows = conn.execute(
                 sa.select(messages)
                 .where(messages.c.conversation_id == conversation_id)
-                .order_by(messages.c.created_at, messages.c.id)
+                .order_by(messages.c.seq)
             ).mappings()
             turns = [
                 Turn(

