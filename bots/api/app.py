@@ -1,0 +1,94 @@
+"""`create_app(service, settings)`: the FastAPI app behind `pm-assistant serve`.
+
+The app holds no globals: the service, settings, metrics registry and rate limiter hang off `app.state`,
+so tests (and anyone embedding it) can build several independent apps in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from assistant.config import Settings
+from assistant.service import AnswerService
+from assistant.types import QuestionError, UnknownMessage
+from bots.api.limits import UploadSizeGuard
+from bots.api.metrics import Metrics, MetricsMiddleware
+from bots.api.ratelimit import SlidingWindowLimiter
+from bots.api.routes import admin, ask, documents, feedback, health
+from bots.web import STATIC_DIR
+
+# The chat page may load only its own files and talk only to this server: even if a renderer bug let
+# corpus text become markup, the browser would still refuse inline scripts and remote resources.
+PAGE_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+DESCRIPTION = """Cited answers for UK GP practice managers from a curated corpus.
+
+`/v1/*` needs an `X-API-Key` header when `PMA_API__KEYS` is set; admin routes need
+`Authorization: Bearer <PMA_API__ADMIN_TOKEN>` and do not exist when no admin token is set."""
+
+
+def create_app(service: AnswerService, settings: Settings | None = None) -> FastAPI:
+    """Build the HTTP API and web chat around one `AnswerService`.
+
+    `settings` defaults to the service's own, so both always agree unless a caller means otherwise.
+    """
+    settings = settings or service.settings
+    app = FastAPI(title="Practice Manager Assistant", version="0.1.0", description=DESCRIPTION)
+    app.state.service = service
+    app.state.settings = settings
+    app.state.metrics = metrics = Metrics()
+    app.state.limiter = SlidingWindowLimiter(settings.api.rate_limit_per_minute, window_s=60.0)
+    app.state.ingest_lock = asyncio.Lock()
+
+    _add_error_handlers(app)
+    for module in (ask, feedback, documents, admin, health):
+        app.include_router(module.router)
+    _add_web(app)
+
+    if settings.slack.http_enabled:
+        # Imported only when wanted: the API must work without the Slack package's extra setup.
+        from bots.slack.http import slack_router
+
+        app.include_router(slack_router(service, settings))
+
+    # Last added runs first: metrics see every response, including the guard's early 413s.
+    app.add_middleware(UploadSizeGuard, path=admin.UPLOAD_PATH, max_bytes=settings.api.max_upload_mb << 20)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Map the service's own exceptions to HTTP, so routes never need try/except for them."""
+
+    async def question_error(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    async def unknown_message(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc) or "Unknown message id."}, status_code=status.HTTP_404_NOT_FOUND
+        )
+
+    app.add_exception_handler(QuestionError, question_error)
+    app.add_exception_handler(UnknownMessage, unknown_message)
+
+
+def _add_web(app: FastAPI) -> None:
+    """Serve the chat page at `/` and its assets at `/static/` (no build step, no external requests)."""
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers=PAGE_SECURITY_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

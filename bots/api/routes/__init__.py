@@ -1,0 +1,1 @@
+"""Route modules; each only translates HTTP to `AnswerService` calls and back."""

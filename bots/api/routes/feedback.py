@@ -1,0 +1,46 @@
+"""`/v1/feedback` and `/v1/conversations/{id}`: what users thought of answers, and what was said."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from assistant.types import Conversation
+from bots.api.deps import ServiceDep, rate_limit
+
+router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[Depends(rate_limit)])
+
+
+class FeedbackRequest(BaseModel):
+    """A thumbs up or down on one answer (`message_id` from the answer), with an optional comment."""
+
+    message_id: str = Field(min_length=1, max_length=200)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackAck(BaseModel):
+    """Confirms the rating was stored, so a client can show it."""
+
+    message_id: str
+    rating: Literal["up", "down"]
+    recorded: bool = True
+
+
+@router.post("/feedback", status_code=status.HTTP_201_CREATED, responses={404: {"description": "Unknown"}})
+async def feedback(body: FeedbackRequest, service: ServiceDep) -> FeedbackAck:
+    """Record a rating; 404 if the message id was never issued (UnknownMessage)."""
+    await run_in_threadpool(service.feedback, body.message_id, body.rating, body.comment)
+    return FeedbackAck(message_id=body.message_id, rating=body.rating)
+
+
+@router.get("/conversations/{conversation_id}", responses={404: {"description": "Unknown conversation"}})
+async def conversation(conversation_id: str, service: ServiceDep) -> Conversation:
+    """Every turn of one conversation, oldest first."""
+    found = await run_in_threadpool(service.conversation, conversation_id)
+    if found is None:
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Unknown conversation.")
+    return found
