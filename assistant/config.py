@@ -48,16 +48,6 @@ class AnswerSettings(BaseModel):
     min_support: float = 0.35
     min_typed_support: float = 0.60
     max_source_age_days: int = 3 * 365
-    history_turns: int = 2
-
-
-class LLMSettings(BaseModel):
-    """Optional OpenAI-compatible endpoint that writes prose from the same passages."""
-
-    base_url: str | None = None
-    api_key: str | None = None
-    model: str = "gpt-4o-mini"
-    timeout_s: float = 30.0
 
 
 class SlackSettings(BaseModel):
@@ -104,7 +94,6 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
-    llm: LLMSettings = Field(default_factory=LLMSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     api: APISettings = Field(default_factory=APISettings)
 
