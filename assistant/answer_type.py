@@ -23,9 +23,8 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
         "money",
         re.compile(
-            r"\bhow much\b(?! (time|notice|longer|experience))|\b(cost|costs|fee|fees|price|salary|salaries|"
-            r"subscription|allowance|budget|rate|pay|paid|payment|payments|funding|worth|spend|spent)\b"
-            r"(?=.*\?)",
+            r"\bhow much\b(?! (time|notice|longer|experience))"
+            r"|^\s*(what|which)\b.*\b(cost|fee|price|salary|subscription|allowance|budget|rate|payment|worth)s?\b",
             re.I,
         ),
     ),

@@ -18,7 +18,7 @@ from assistant.answer_type import expected_type, has_type, required_years, unkno
 from assistant.config import AnswerSettings
 from assistant.index_cache import terms
 from assistant.retrieval import Passage, RetrievalResult
-from assistant.text import word_count
+from assistant.text import leans_back, word_count
 
 MAX_SENTENCES = 4
 PASSAGES_CONSIDERED = 4
@@ -194,12 +194,14 @@ class ExtractiveComposer:
             words += word_count(sentence)
         selection: list[tuple[Passage, list[int]]] = []
         for c in chosen:
+            # A sentence that leans on its predecessor ("It began in 1991.") is quoted with it.
+            wanted = [c.sn - 1, c.sn] if c.sn > 0 and leans_back(passages[c.pn].sentences[c.sn]) else [c.sn]
             for passage, numbers in selection:
                 if passage is passages[c.pn]:
-                    numbers.append(c.sn)
+                    numbers.extend(n for n in wanted if n not in numbers)
                     break
             else:
-                selection.append((passages[c.pn], [c.sn]))
+                selection.append((passages[c.pn], wanted))
         return selection
 
     def _render(

@@ -26,7 +26,7 @@ from langchain_core.vectorstores import VectorStore
 
 from assistant.config import Settings
 from assistant.embeddings import Embedder
-from assistant.text import split_sentences
+from assistant.text import split_sentences, with_context
 
 _GET_PAGE = 2000
 
@@ -97,8 +97,11 @@ class ChunkStore(VectorStore):
         sentence_texts: list[str] = []
         sentence_meta: list[dict[str, Any]] = []
         owners: list[int] = []
+        embed_texts: list[str] = []
         for n, (chunk_id, doc) in enumerate(zip(ids, documents, strict=True)):
-            for i, sentence in enumerate(split_sentences(doc.page_content)):
+            sentences = split_sentences(doc.page_content)
+            embed_texts.extend(with_context(sentences))
+            for i, sentence in enumerate(sentences):
                 sentence_ids.append(f"{chunk_id}:{i}")
                 sentence_texts.append(sentence)
                 sentence_meta.append(
@@ -111,7 +114,7 @@ class ChunkStore(VectorStore):
                 )
                 owners.append(n)
         headers = [header_text(d.metadata) for d in documents]
-        encoded = self.embedder.encode(sentence_texts + headers)
+        encoded = self.embedder.encode(embed_texts + headers)
         vectors, header_vectors = encoded[: len(sentence_texts)], encoded[len(sentence_texts) :]
         chunk_vectors = np.zeros((len(documents), encoded.shape[1]), dtype=np.float32)
         np.add.at(chunk_vectors, np.asarray(owners, dtype=np.int64), vectors)

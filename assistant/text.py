@@ -42,3 +42,16 @@ def split_sentences(text: str) -> list[str]:
 
 def word_count(text: str) -> int:
     return len(text.split())
+
+
+_LEANS_BACK = re.compile(r"^(It|Its|This|These|That|Those|They|Their|Them|He|She|His|Her|Such)\b")
+
+
+def leans_back(sentence: str) -> bool:
+    """A sentence whose subject is in the sentence before it ("It was introduced in 2004.")."""
+    return bool(_LEANS_BACK.match(sentence))
+
+
+def with_context(sentences: list[str]) -> list[str]:
+    """Sentences as they are embedded: one that leans back carries its predecessor with it."""
+    return [f"{sentences[i - 1]} {s}" if i > 0 and leans_back(s) else s for i, s in enumerate(sentences)]

@@ -116,3 +116,35 @@ def strip_boilerplate(text: str) -> str:
     kept = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     kept = [line for line in kept if not is_boilerplate(line)]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+
+
+_HEADING_LIKE = re.compile(r"^[A-Z0-9][^.!?:;,]*[^.!?:;,\s]$")
+
+
+def _heading_like(line: str) -> bool:
+    words = line.split()
+    return 1 <= len(words) <= 12 and bool(_HEADING_LIKE.match(line)) and not line.startswith(("|", "-", "*"))
+
+
+def _paragraph_like(line: str) -> bool:
+    return len(line.split()) >= 12 or line.rstrip().endswith((".", "!", "?", ":"))
+
+
+def promote_headings(text: str) -> str:
+    """Turn plain-text headings (saved pages, PDFs) into Markdown headings the chunker splits on.
+
+    A heading is a short line without closing punctuation that introduces a paragraph and does not sit
+    inside a run of three or more short lines (a list); lines already marked up are left alone.
+    """
+    lines = [ln.strip() for ln in text.split("\n")]
+    out: list[str] = []
+    run = 0  # consecutive short, unpunctuated lines so far (blank lines end a run)
+    for n, line in enumerate(lines):
+        following = next((ln for ln in lines[n + 1 :] if ln), "")
+        heading = bool(line) and not line.startswith("#") and _heading_like(line)
+        run = run + 1 if heading else 0
+        if heading and _paragraph_like(following) and run <= 2:
+            out.extend(["", f"## {line}", ""])
+        else:
+            out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()

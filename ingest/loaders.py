@@ -27,7 +27,7 @@ from docx.table import Table
 from langchain_core.documents import Document
 from pypdf import PdfReader
 
-from ingest.clean import strip_boilerplate
+from ingest.clean import promote_headings, strip_boilerplate
 
 Metadata = dict[str, str | int]
 Piece = tuple[str, Metadata]  # (page_content, metadata without "source")
@@ -159,7 +159,10 @@ def load_markdown(data: bytes, path: Path) -> list[Piece]:
 def load_text(data: bytes, path: Path) -> list[Piece]:
     """Plain text, usually a saved web page: strip page furniture, title from a short first line."""
     body = _require_text(strip_boilerplate(_decode_text(data, ("utf-8-sig", "cp1252"))))
-    return [(body, {"title": _short_first_line(body) or readable_stem(path)})]
+    title = _short_first_line(body)
+    if title:
+        body = "# " + body.lstrip()  # the title line is the document's H1, not a section of its own
+    return [(promote_headings(body), {"title": title or readable_stem(path)})]
 
 
 # ---------------------------------------------------------------------------------------------- HTML
@@ -285,7 +288,7 @@ def load_pdf(data: bytes, path: Path) -> list[Piece]:
                 raise LoadError(f"encrypted PDF: {_reason(exc)}") from exc
             if not opened:
                 raise LoadError("encrypted PDF: it needs a password")
-        pages = [tidy_pdf_text(page.extract_text() or "") for page in reader.pages]
+        pages = [promote_headings(tidy_pdf_text(page.extract_text() or "")) for page in reader.pages]
         info_title = (reader.metadata.title if reader.metadata else None) or ""
     except LoadError:
         raise
