@@ -150,6 +150,7 @@ _PART_SPLIT = re.compile(
 def question_parts(question: str) -> list[str]:
     """The parts of a two-part question ("When did X start, and how many Y are there?")."""
     parts = [p.strip(" ,?") for p in _PART_SPLIT.split(question)]
-    if len(parts) < 2 or any(len(p.split()) < 5 for p in parts):
+    # Two parts at most: anything longer is one question (and one retrieval), however it is punctuated.
+    if len(parts) != 2 or any(len(p.split()) < 5 for p in parts):
         return [question]
     return [p + "?" for p in parts]

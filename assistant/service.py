@@ -38,6 +38,7 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 FOLLOW_UP_MAX_WORDS = 12
+FOLLOW_UP_CONTEXT_WORDS = 40
 
 
 def _is_follow_up(question: str) -> bool:
@@ -167,7 +168,9 @@ class AnswerService:
         turns = self.history.recent_turns(conversation_id, 1)
         if not turns:
             return question
-        previous = turns[-1][1]
+        # The previous retrieval query already carries its own antecedent; keep its tail only, so a chain
+        # of follow-ups does not grow without bound.
+        previous = " ".join(turns[-1][1].split()[-FOLLOW_UP_CONTEXT_WORDS:])
         return f"{previous} {question}"
 
     def _composer(self) -> ExtractiveComposer:

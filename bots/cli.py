@@ -97,6 +97,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 continue
             try:
                 item = json.loads(line)
+                if not isinstance(item.get("question"), str):
+                    raise TypeError("'question' must be a string")
                 answer = service.answer(item["question"], item.get("conversation_id"), channel="cli")
                 out = _answer_json(answer, item.get("id"))
             except (ValueError, KeyError, TypeError) as exc:
