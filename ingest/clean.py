@@ -118,7 +118,7 @@ def strip_boilerplate(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
-_HEADING_LIKE = re.compile(r"^[A-Z0-9][^.!?:;,]*[^.!?:;,\s]$")
+_HEADING_LIKE = re.compile(r"^[A-Z0-9][^.!?;]*[^.!?:;,\s]$")
 
 
 def _heading_like(line: str) -> bool:

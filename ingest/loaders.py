@@ -159,10 +159,16 @@ def load_markdown(data: bytes, path: Path) -> list[Piece]:
 def load_text(data: bytes, path: Path) -> list[Piece]:
     """Plain text, usually a saved web page: strip page furniture, title from a short first line."""
     body = _require_text(strip_boilerplate(_decode_text(data, ("utf-8-sig", "cp1252"))))
-    title = _short_first_line(body)
-    if title:
-        body = "# " + body.lstrip()  # the title line is the document's H1, not a section of its own
-    return [(promote_headings(body), {"title": title or readable_stem(path)})]
+    lines = body.strip().split("\n")
+    # A saved page often opens with the site's name above the headline: of the opening short lines,
+    # the longest is the headline. It becomes the H1; a site name above it is dropped.
+    opening = [n for n, ln in enumerate(lines[:3]) if ln.strip() and _short_first_line(ln + "\nx")]
+    if opening and len(lines) > 1:
+        n = max(opening, key=lambda i: len(lines[i].split()))
+        title = lines[n].strip().lstrip("#").strip()
+        body = "\n".join([f"# {title}", *lines[n + 1 :]])
+        return [(promote_headings(body), {"title": title})]
+    return [(promote_headings(body), {"title": readable_stem(path)})]
 
 
 # ---------------------------------------------------------------------------------------------- HTML
