@@ -216,8 +216,8 @@ class ExtractiveComposer:
         parts: list[str] = []
         cited: list[Passage] = []
         seen_sentences: list[str] = []
-        for passage, numbers in merged.values():
-            sentences = [passage.sentences[i] for i in sorted(numbers)]
+        for passage, wanted in merged.values():
+            sentences = [passage.sentences[i] for i in sorted(wanted)]
             sentences = [s for s in sentences if not any(_near_duplicate(s, t) for t in seen_sentences)]
             if not sentences:
                 continue

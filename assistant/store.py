@@ -95,7 +95,7 @@ class ChunkStore(VectorStore):
             return []
         sentence_ids: list[str] = []
         sentence_texts: list[str] = []
-        sentence_meta: list[dict[str, Any]] = []
+        sentence_meta: list[Any] = []  # chroma's Metadata mapping type
         owners: list[int] = []
         embed_texts: list[str] = []
         for n, (chunk_id, doc) in enumerate(zip(ids, documents, strict=True)):
@@ -172,7 +172,8 @@ class ChunkStore(VectorStore):
     # --- what retrieval and maintenance need -----------------------------------------------------
     def _delete_sentences(self, chunk_ids: Sequence[str]) -> None:
         for start in range(0, len(chunk_ids), 500):
-            self.sentences.delete(where={"chunk_id": {"$in": list(chunk_ids[start : start + 500])}})
+            where: Any = {"chunk_id": {"$in": list(chunk_ids[start : start + 500])}}
+            self.sentences.delete(where=where)
 
     def dense_chunks(
         self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
@@ -221,7 +222,7 @@ class ChunkStore(VectorStore):
             for meta, text, vector in zip(
                 page["metadatas"] or [], page["documents"] or [], embeddings, strict=True
             ):
-                rows.append((str(meta["chunk_id"]), int(meta["i"]), text or "", list(vector)))
+                rows.append((str(meta["chunk_id"]), int(str(meta["i"])), text or "", list(vector)))
             if len(page["ids"]) < _GET_PAGE:
                 return rows
             offset += _GET_PAGE
