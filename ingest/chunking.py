@@ -43,9 +43,12 @@ def _sections(doc: Document) -> list[_Section]:
         # A document's own title repeated as its H1 adds nothing to the path.
         if headings and headings[0] == title:
             headings = headings[1:]
-        if headings and headings[-1].strip().lower() in SKIPPED_SECTIONS:
+        # A reference list's own subsections ("Sources > Online") are reference lists too.
+        if any(h.strip().rstrip(":").strip().lower() in SKIPPED_SECTIONS for h in headings):
             continue
-        sentences = split_sentences(part.page_content)
+        # The splitter joins a section's paragraphs with "  \n" (a Markdown line break); put the blank
+        # lines back, or `split_sentences` sees one block and takes each short paragraph for a sentence.
+        sentences = split_sentences(part.page_content.replace("  \n", "\n\n"))
         if sentences:
             out.append(_Section(" > ".join(headings), sentences))
     return out
@@ -74,10 +77,28 @@ def _pack(sections: list[_Section]) -> list[_Section]:
             tail = sum(word_count(s) for s in current)
             prev = packed[-1] if packed else None
             if prev and prev.path == section.path and tail < MIN_WORDS // 2:
-                prev.sentences.extend(current[OVERLAP_SENTENCES:])
+                # A stub tail: share the last two chunks' sentences out evenly instead of appending the
+                # stub to a chunk that is already full (which could reach MAX_WORDS + MIN_WORDS / 2).
+                packed[-1:] = _rebalance(section.path, prev.sentences + current[OVERLAP_SENTENCES:])
             else:
                 packed.append(_Section(section.path, current))
     return packed
+
+
+def _rebalance(path: str, sentences: list[str]) -> list[_Section]:
+    """One chunk if the sentences fit in one, else two of about equal size sharing one sentence."""
+    counts = [word_count(s) for s in sentences]
+    total = sum(counts)
+    if total <= MAX_WORDS or len(sentences) < 2:
+        return [_Section(path, sentences)]
+    best, best_size = 1, total
+    for cut in range(1, len(sentences)):
+        overlap = cut - OVERLAP_SENTENCES if OVERLAP_SENTENCES else cut
+        size = max(sum(counts[:cut]), sum(counts[overlap:]))
+        if size < best_size:
+            best, best_size = cut, size
+    start = best - OVERLAP_SENTENCES if OVERLAP_SENTENCES else best
+    return [_Section(path, sentences[:best]), _Section(path, sentences[max(start, 1) :])]
 
 
 def chunk_document(doc: Document) -> list[Document]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import sqlalchemy as sa
 from langchain_classic.indexes import SQLRecordManager
@@ -25,10 +27,11 @@ from assistant.config import Settings
 from assistant.store import ChunkStore
 from assistant.types import IngestFailure, IngestReport
 from ingest.chunking import chunk_documents
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file, source_key
+from ingest.loaders import LoadError, load_file, source_key
 
-# Bump when loading or chunking changes what a file turns into: every file is then re-chunked.
-PIPELINE_VERSION = "1"
+# Bump when loading, chunking or the making of vectors (assistant/store.py) changes what a file turns
+# into: every file is then re-chunked, and every chunk re-embedded (the version is part of chunk ids).
+PIPELINE_VERSION = "4"
 IGNORE_FILE = ".pmaignore"
 BATCH_CHUNKS = 128
 
@@ -96,7 +99,7 @@ class Indexer:
         namespace = f"chroma/{store.chunks.name}"
         self.records = SQLRecordManager(namespace, db_url=settings.record_manager_url)
         self.records.create_schema()
-        self.engine = self.records.engine
+        self.engine = cast(sa.Engine, self.records.engine)  # created from a sync URL
         _metadata.create_all(self.engine)
         self._namespace = namespace
 
@@ -130,17 +133,34 @@ class Indexer:
         known = self._known_files()
         pending: list[_Pending] = []
         seen: dict[str, set[str]] = defaultdict(set)  # root -> sources present now
+        # root -> path prefixes whose missing sources --prune deletes: a folder prunes what lies under
+        # it, a single file prunes nothing (`pm-ingest --prune corpus/new.md` must not empty corpus/).
+        prune_scopes: dict[str, set[str]] = defaultdict(set)
         files: list[tuple[Path, Path]] = []
         for path, base in targets:
             if not path.exists():
                 report.failed.append(IngestFailure(source=str(path), error="no such file or folder"))
                 continue
             seen.setdefault(str(base), set())
+            if path.is_dir():
+                prefix = "" if path == base else source_key(path, base) + "/"
+                prune_scopes[str(base)].add(prefix)
             files.extend((p, base) for p in scan(path))
         progress.on_files(len(files))
         salt = f"{PIPELINE_VERSION}:{self.store.embedder.model_id}:".encode()
+        scanned: dict[str, tuple[Path, Path, str]] = {}  # source -> (path, root, digest) of this run
         for path, base in files:
             source = source_key(path, base)
+            if source in scanned:
+                if scanned[source][0] != path:  # two roots holding the same relative path
+                    report.failed.append(
+                        IngestFailure(
+                            source=source,
+                            error=f"same source name as {scanned[source][0]}; ingest one of them at a time",
+                        )
+                    )
+                progress.on_file_done(source)
+                continue
             seen[str(base)].add(source)
             try:
                 data = path.read_bytes()
@@ -149,6 +169,7 @@ class Indexer:
                 progress.on_file_done(source)
                 continue
             digest = hashlib.sha256(salt + data).hexdigest()
+            scanned[source] = (path, base, digest)
             previous = known.get(source)
             if previous and previous[1] == digest:
                 report.skipped += 1
@@ -159,18 +180,18 @@ class Indexer:
         stale = [
             source
             for source, (root, _digest) in known.items()
-            if prune and root in seen and source not in seen[root]
+            if prune
+            and source not in seen.get(root, ())
+            and any(source.startswith(prefix) for prefix in prune_scopes.get(root, ()))
         ]
         if dry_run:
-            for item in pending:
-                if item.path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                    report.failed.append(
-                        IngestFailure(source=item.source, error=f"unsupported file type {item.path.suffix}")
-                    )
-                elif item.is_new:
+            # Load and chunk (no embedding, no writes) so the report names the files that would fail.
+            for item in self._prepare(pending, report, progress):
+                if item.is_new:
                     report.added += 1
                 else:
                     report.updated += 1
+                progress.on_file_done(item.source)
             report.deleted = len(stale)
             return self._totals(report)
 
@@ -180,14 +201,13 @@ class Indexer:
             report.deleted += 1
         changed = changed or bool(stale)
         repaired = self.reconcile()
-        if repaired["stale_records"]:
-            # Records without vectors: the files they came from must be indexed again, now.
-            retry = [p for p in pending if p.source in repaired["sources"]]
-            retry += [
-                _Pending(path, base, source_key(path, base), "", is_new=False)
-                for path, base in files
-                if source_key(path, base) in repaired["sources"]
-                and source_key(path, base) not in {p.source for p in pending}
+        if repaired["sources"]:
+            # Sources whose chunks were lost (wholly or in part) and whose files are in this run: index
+            # them again now. Their digests are the ones just read, so the next run skips them again.
+            retry = [
+                _Pending(path, base, source, digest, is_new=False)
+                for source, (path, base, digest) in scanned.items()
+                if source in repaired["sources"]
             ]
             self._index_pending(retry, IngestReport(), Progress())
         if changed or any(repaired.values()):
@@ -257,7 +277,8 @@ class Indexer:
             ).all()
         return {source: (root, digest) for source, root, digest in rows}
 
-    def _index_pending(self, pending: list[_Pending], report: IngestReport, progress: Progress) -> bool:
+    def _prepare(self, pending: list[_Pending], report: IngestReport, progress: Progress) -> list[_Pending]:
+        """Load and chunk each file; files that fail are reported and left out."""
         ready: list[_Pending] = []
         for item in pending:
             try:
@@ -272,6 +293,10 @@ class Indexer:
             except Exception as exc:  # a loader bug must not lose the rest of the run
                 report.failed.append(IngestFailure(source=item.source, error=f"{type(exc).__name__}: {exc}"))
                 progress.on_file_done(item.source)
+        return ready
+
+    def _index_pending(self, pending: list[_Pending], report: IngestReport, progress: Progress) -> bool:
+        ready = self._prepare(pending, report, progress)
         progress.on_chunks(sum(len(item.chunks) for item in ready))
         changed = False
         for batch in _batches(ready):
@@ -282,7 +307,7 @@ class Indexer:
                 self.store,
                 cleanup="incremental",
                 source_id_key="source",
-                key_encoder="sha256",
+                key_encoder=_chunk_key,
                 batch_size=max(len(docs), 1),
             )
             changed = changed or bool(result["num_added"] or result["num_deleted"])
@@ -316,6 +341,14 @@ class Indexer:
             ).scalar_one()
         report.chunks = self.store.chunks.count()
         return report
+
+
+def _chunk_key(chunk: Document) -> str:
+    """A chunk's id: its text, metadata and the pipeline version, so a bump replaces even chunks whose
+    text is unchanged (LangChain's own "sha256" key would keep their old vectors)."""
+    metadata = json.dumps(chunk.metadata, sort_keys=True, default=str)
+    payload = "\x00".join((PIPELINE_VERSION, chunk.page_content, metadata))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _batches(items: list[_Pending]) -> Iterable[list[_Pending]]:
