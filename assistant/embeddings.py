@@ -79,6 +79,6 @@ class Embedder(Embeddings):
 
 
 @lru_cache(maxsize=4)
-def get_embedder(model_path: str | None = None, batch_size: int = 16) -> Embedder:
+def get_embedder(model_path: str | None = None, batch_size: int = 64) -> Embedder:
     """The process-wide embedder: loading takes seconds, so every caller shares one."""
     return Embedder(model_path, batch_size)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 
 import pysbd
 
@@ -28,8 +29,13 @@ def split_sentences(text: str) -> list[str]:
         if not block:
             continue
         lines = [ln for ln in block.splitlines() if ln.strip()]
-        # A block of short list-like lines: one sentence per line.
-        if len(lines) > 1 and all(_BULLET.match(ln) or len(ln.split()) < 25 for ln in lines):
+        # A block of short list-like lines: one sentence per line. Hard-wrapped prose (a line that does
+        # not end a sentence, followed by one that starts in lower case) is joined instead.
+        wrapped = any(
+            not a.rstrip().endswith((".", "!", "?", ":", ";")) and b.lstrip()[:1].islower()
+            for a, b in pairwise(lines)
+        )
+        if len(lines) > 1 and not wrapped and all(_BULLET.match(ln) or len(ln.split()) < 25 for ln in lines):
             parts = lines
         else:
             parts = _segmenter().segment(_WS.sub(" ", block))

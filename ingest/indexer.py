@@ -31,7 +31,7 @@ from ingest.loaders import LoadError, load_file, source_key
 
 # Bump when loading, chunking or the making of vectors (assistant/store.py) changes what a file turns
 # into: every file is then re-chunked, and every chunk re-embedded (the version is part of chunk ids).
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 IGNORE_FILE = ".pmaignore"
 BATCH_CHUNKS = 128
 
