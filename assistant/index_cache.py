@@ -13,7 +13,7 @@ import json
 import re
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,18 @@ class CachedIndex:
     sentence_owner: np.ndarray  # (S,) position of the owning chunk
     spans: list[tuple[int, int]]  # per chunk: [start, end) rows of its sentences
     vocabulary: frozenset[str]
+    # Per chunk: stemmed terms of its body and of its title + section (rescoring reads them per query).
+    body_terms: list[frozenset[str]] = field(default_factory=list)
+    head_terms: list[frozenset[str]] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)  # source -> title
+
+    def __post_init__(self) -> None:
+        if not self.body_terms:
+            self.body_terms = [frozenset(terms(t)) for t in self.texts]
+            self.head_terms = [
+                frozenset(terms(f"{m.get('title', '')} {m.get('section', '')}")) for m in self.metadatas
+            ]
+            self.titles = {str(m.get("source")): str(m.get("title")) for m in self.metadatas}
 
     def scores(self, query: str) -> np.ndarray:
         tokens = terms(query)

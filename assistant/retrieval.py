@@ -154,8 +154,7 @@ class HybridSearch:
             sentences = index.sentences[start:end]
             sims = [float(x) for x in sentence_sims[start:end]]
             chunk_sim = dense.get(cid, max(sims, default=0.0))
-            body_terms = set(terms(text))
-            head_terms = set(terms(f"{metadata.get('title', '')} {metadata.get('section', '')}"))
+            body_terms, head_terms = index.body_terms[pos], index.head_terms[pos]
             coverage = len(query_terms & (body_terms | head_terms)) / len(query_terms) if query_terms else 0.0
             title = len(query_terms & head_terms) / len(query_terms) if query_terms else 0.0
             best = max(sims, default=0.0)

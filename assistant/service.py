@@ -63,6 +63,7 @@ class AnswerService:
         self.glossary = glossary or Glossary.load(Path(glossary_path) if glossary_path else None)
         self.search = HybridSearch(self.store, self.cache, self.glossary, settings.retrieval)
         self.history = History(settings.app_database_url)
+        self._known_words = self.glossary.words
         self._indexer = None
 
     @classmethod
@@ -174,10 +175,7 @@ class AnswerService:
         return f"{previous} {question}"
 
     def _composer(self) -> ExtractiveComposer:
-        titles = {m.get("source"): m.get("title") for m in self.cache.current().metadatas}
-        return ExtractiveComposer(
-            self.settings.answer, {str(k): str(v) for k, v in titles.items()}, self.glossary.words
-        )
+        return ExtractiveComposer(self.settings.answer, self.cache.current().titles, self._known_words)
 
     @staticmethod
     def _source(n: int, passage) -> Source:  # type: ignore[no-untyped-def]
