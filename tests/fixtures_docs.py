@@ -77,3 +77,35 @@ def make_html(path: Path, title: str, body_html: str) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+# Words for synthetic notes (ingest, chunking and crash tests): distinct texts without real content.
+VOCAB = [
+    "practice",
+    "manager",
+    "rota",
+    "staff",
+    "funding",
+    "contract",
+    "claim",
+    "patient",
+    "clinical",
+    "session",
+    "pharmacist",
+    "nurse",
+    "partner",
+    "budget",
+    "payment",
+    "network",
+    "quarter",
+    "appraisal",
+    "training",
+    "locum",
+    "reception",
+    "premises",
+    "lease",
+    "audit",
+    "deadline",
+    "estates",
+    "telephony",
+]

@@ -8,42 +8,12 @@ import random
 from pathlib import Path
 
 import pytest
-from fixtures_docs import make_pdf
+from fixtures_docs import VOCAB, make_pdf
 from langchain_core.documents import Document
 
 from assistant.text import split_sentences, word_count
 from ingest.chunking import MAX_WORDS, MIN_CHUNK_WORDS, MIN_WORDS, chunk_documents
 from ingest.loaders import load_file
-
-VOCAB = [
-    "practice",
-    "manager",
-    "rota",
-    "staff",
-    "funding",
-    "contract",
-    "claim",
-    "patient",
-    "clinical",
-    "session",
-    "pharmacist",
-    "nurse",
-    "partner",
-    "budget",
-    "payment",
-    "network",
-    "quarter",
-    "appraisal",
-    "training",
-    "locum",
-    "reception",
-    "premises",
-    "lease",
-    "audit",
-    "deadline",
-    "estates",
-    "telephony",
-]
 
 
 def make_sentences(count: int, seed: int = 0, low: int = 8, high: int = 30) -> list[str]:

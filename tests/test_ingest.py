@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import make_settings
-from fixtures_docs import make_corrupt_pdf, make_pdf
+from fixtures_docs import VOCAB, make_corrupt_pdf, make_pdf
 
 import ingest.indexer
 from assistant.embeddings import Embedder
@@ -22,35 +22,6 @@ from assistant.store import open_store
 from assistant.types import IngestReport
 from ingest.indexer import Indexer, ingested_files
 
-VOCAB = [
-    "practice",
-    "manager",
-    "rota",
-    "staff",
-    "funding",
-    "contract",
-    "claim",
-    "patient",
-    "clinical",
-    "session",
-    "pharmacist",
-    "nurse",
-    "partner",
-    "budget",
-    "payment",
-    "network",
-    "quarter",
-    "appraisal",
-    "training",
-    "locum",
-    "reception",
-    "premises",
-    "lease",
-    "audit",
-    "deadline",
-    "estates",
-    "telephony",
-]
 REPORT_KEYS = {"added", "updated", "skipped", "deleted", "failed", "documents", "chunks"}
 
 

@@ -17,41 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_settings
+from fixtures_docs import VOCAB
 
 from assistant.embeddings import Embedder
 from assistant.store import ChunkStore, open_store
 from ingest.indexer import BATCH_CHUNKS, Indexer
 
 FILES = 240  # one ~40-word chunk each: two batches of up to BATCH_CHUNKS chunks
-VOCAB = [
-    "practice",
-    "manager",
-    "rota",
-    "staff",
-    "funding",
-    "contract",
-    "claim",
-    "patient",
-    "clinical",
-    "session",
-    "pharmacist",
-    "nurse",
-    "partner",
-    "budget",
-    "payment",
-    "network",
-    "quarter",
-    "appraisal",
-    "training",
-    "locum",
-    "reception",
-    "premises",
-    "lease",
-    "audit",
-    "deadline",
-    "estates",
-    "telephony",
-]
 FIRST_RECORDS_TIMEOUT_S = 420  # model load + one batch, on a busy 2-core machine
 
 
