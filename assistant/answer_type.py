@@ -5,6 +5,10 @@ An extractive answer can only be right if a supporting sentence holds the kind o
 is one the corpus does not answer, however similar its wording. Likewise a year the question names
 ("for 2025/26") must appear in the support, and a named place or body the corpus never mentions
 ("Northern Ireland") means the corpus does not cover it.
+
+The thing asked for matters as much as its kind: "How much notice must a practice give?" is not answered
+by a sentence about how long a list closure lasts, though both hold a duration. `asked_for` reads that
+thing off the question's wh-phrase so the composer can require a sentence that names it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ _MONTHS = r"January|February|March|April|May|June|July|August|September|October|
 
 _TYPES: list[tuple[str, re.Pattern[str]]] = [
     ("phone", re.compile(r"\b(tele)?phone( number)?\b|\bhelpline\b|\bcontact number\b", re.I)),
-    ("percent", re.compile(r"\bwhat (percentage|proportion|share)\b|\bwhat per ?cent\b|\bpass mark\b", re.I)),
+    (
+        "percent",
+        re.compile(
+            r"\bwhat (percentage|proportion|share)\b|\bwhat per ?cent\b|\bpass mark\b|\bhow much of\b", re.I
+        ),
+    ),
     (
         "money",
         re.compile(
@@ -41,11 +50,13 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
 _HAS: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\b0\d{3,4}[\s-]?\d{3}[\s-]?\d{3,4}\b|\+44"),
     "percent": re.compile(r"\d\s?%|\bper ?cent\b", re.I),
-    "money": re.compile(r"£\s?\d|\d\s?(bn|m)\b|\bpounds\b|\d\s?%", re.I),
+    "money": re.compile(r"£\s?\d|\d\s?(bn|m)\b|\bpounds\b", re.I),  # a share is no sum of money
     "duration": re.compile(rf"\b(\d+|{_NUMBER_WORDS})[- ](day|week|month|year)s?\b", re.I),
     "number": re.compile(rf"\b\d[\d,.]*\b|\b({_NUMBER_WORDS})\b", re.I),
-    "date": re.compile(rf"\b(1[89]|20)\d\d\b|\b({_MONTHS})\b", re.I),
+    "date": re.compile(rf"\b(1[89]|20)\d\d\b|\b({_MONTHS})\b"),  # case matters: "may" is no month
 }
+# Dates and years, whose digits are no answer to "how many".
+_DATE_EXPR = re.compile(rf"\b(\d{{1,2}}\s+)?({_MONTHS})(\s+\d{{4}})?\b|\b(19|20)\d\d(/\d\d)?\b")
 
 _YEAR = re.compile(r"\b(19|20)\d\d(/\d\d)?\b")
 _NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)*|[A-Z]{2,}[a-z]?)\b")
@@ -112,10 +123,11 @@ def expected_type(question: str) -> str | None:
 def has_type(sentence: str, kind: str | None) -> bool:
     if kind is None:
         return True
-    if kind == "money" and _HAS["money"].search(sentence):
-        return True
-    if kind == "duration" and (_HAS["duration"].search(sentence) or _HAS["date"].search(sentence)):
-        return True
+    if kind == "number":
+        return bool(_HAS["number"].search(_DATE_EXPR.sub(" ", sentence)))
+    if kind in ("duration", "date"):
+        # "When must the form be returned?" is answered by "two weeks before", as "how long" by a date.
+        return bool(_HAS["duration"].search(sentence) or _HAS["date"].search(sentence))
     return bool(_HAS[kind].search(sentence))
 
 
@@ -154,3 +166,86 @@ def question_parts(question: str) -> list[str]:
     if len(parts) != 2 or any(len(p.split()) < 5 for p in parts):
         return [question]
     return [p + "?" for p in parts]
+
+
+# --- the thing asked for ------------------------------------------------------------------------------
+
+_WH_PHRASE = [
+    # "How much does a typical partnership buy-in cost?" -> typical partnership buy-in
+    re.compile(
+        r"\bhow much (?:does|did|do|would|will|is|was)\s+(?:it\s+)?(?:the |a |an )?(.+?)\s+"
+        r"(?:cost|pay|charge|earn)\b",
+        re.I,
+    ),
+    # "How much is the yearly subscription for…" -> yearly subscription
+    re.compile(r"\bhow (?:many|much)\s+(?:is|are|was|were)\s+(?:the|a|an)\s+(.+)", re.I),
+    # "How many days' notice must…" -> days' notice
+    re.compile(r"\bhow (?:many|much)\s+(.+)", re.I),
+    # "What is the maximum reimbursable salary for…" -> maximum reimbursable salary
+    re.compile(r"^\s*(?:and\s+)?(?:what|which)\s+(?:is|are|was|were)\s+(?:the|a|an)\s+(.+)", re.I),
+    # "Which online portal do we use…", "What starting salary do…" -> online portal, starting salary
+    re.compile(r"^\s*(?:and\s+)?(?:what|which)\s+(.+)", re.I),
+]
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words that end the noun phrase: auxiliaries, prepositions, pronouns, conjunctions.
+_PHRASE_END = _words(
+    """is are was were be been being do does did can could should must will would shall has have had may
+    might of for in on at to from by with under per that which who whom whose and or if when than as into
+    about over after before since during between through there their our my your its it this these those
+    we i you they he she usually typically each every"""
+) | _words(  # nouns that only say who or what kind of thing answers; a verb follows ("people mark…")
+    "people person body bodies organisation organisations organization organizations"
+)
+# Verbs that may follow the noun phrase directly ("How many people got…"); "-ed" forms are caught apart.
+_VERBS = _words(
+    """get gets got come comes came take takes took sit sits go goes went make makes made give gives gave
+    pay pays paid receive receives need needs use uses say says said run runs ran hold holds held keep keeps
+    kept cost costs provide provides commission commissions"""
+)
+# Words that qualify or classify the thing asked for without naming it.
+_NOT_NAMING = _words(
+    """a an the yearly annual total maximum minimum typical exact current average usual overall standard
+    roughly approximately exactly amount number kind type sort way body organisation organization thing
+    things year years date month months day days week weeks time percentage proportion share
+    figure sum one ones part main difference level money value price experience"""
+)
+# "How is the payment taxed?": a passive question asks about that treatment, which the support must name.
+_PASSIVE = re.compile(
+    r"^\s*(?:and\s+)?how (?:is|are|was|were)\s+(?:[\w£,.'’-]+\s+){1,8}?"
+    r"(\w+ed|paid|made|given|held|kept|set)\b",
+    re.I,
+)
+_PHRASE_WORD = re.compile(r"[A-Za-z][\w/-]*(?:['’][a-z]+)?")
+FOCUS_WORDS = 3
+
+
+def asked_for(question: str) -> list[str]:
+    """The words of the question's wh-phrase that name the thing asked for, e.g. ["notice"] for "How many
+    days' notice must…" and ["online", "portal"] for "Which online portal…". Empty when the phrase names
+    only a kind of answer ("How many people…", "What share…") or there is no wh-phrase."""
+    for pattern in _WH_PHRASE:
+        match = pattern.search(question)
+        if not match:
+            continue
+        named: list[str] = []
+        for raw in _PHRASE_WORD.findall(match.group(1))[: FOCUS_WORDS + 2]:
+            word = re.sub(r"['’]s?$", "", raw.lower())
+            if word in _PHRASE_END or word in _VERBS or (word.endswith("ed") and len(word) > 4):
+                break
+            if word not in _NOT_NAMING:
+                named.append(word)
+            if len(named) == FOCUS_WORDS:
+                break
+        return named
+    return []
+
+
+def asked_treatment(question: str) -> str | None:
+    """The participle of a passive how-question ("How is the payment *taxed*?")."""
+    match = _PASSIVE.search(question)
+    return match.group(1).lower() if match else None

@@ -4,7 +4,9 @@ No prose is generated, so nothing can be said that a passage does not say. The c
 sentences most similar to the question (their vectors come from ingest), prefers sentences that add
 question terms not yet covered (so both halves of a two-part question are answered, from different
 passages if need be), and numbers citations by first appearance so `[n]` always points at the passage the
-sentence came from. When the best support is below a calibrated threshold it refuses instead.
+sentence came from. When the best support is below a calibrated threshold it refuses instead, and
+likewise when no sentence holds the kind of answer asked for, or names the thing asked for (a salary is
+not answered by a fee, nor notice by a duration of something else).
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from assistant.answer_type import expected_type, has_type, required_years, unknown_names
+from assistant.answer_type import (
+    asked_for,
+    asked_treatment,
+    expected_type,
+    has_type,
+    required_years,
+    unknown_names,
+)
 from assistant.config import AnswerSettings
 from assistant.index_cache import terms
 from assistant.retrieval import Passage, RetrievalResult
@@ -26,6 +35,7 @@ SENTENCE_MARGIN = 0.12  # extra sentences must score within this of the best one
 NEW_TERMS_WEIGHT = 0.30
 OVERLAP_WEIGHT = 0.15
 TYPE_BONUS = 0.10
+FOCUS_BONUS = 0.10
 
 
 @dataclass
@@ -48,6 +58,7 @@ class _Candidate:
     terms: set[str]
     typed: bool
     dated: bool
+    focused: bool
 
     def gain(self, covered: set[str], query_terms: set[str]) -> float:
         """Later sentences earn credit for question terms the answer does not cover yet."""
@@ -63,6 +74,81 @@ def support_of(result: RetrievalResult) -> float:
     year and unknown-name checks in `_select` are for.
     """
     return max((p.best_sentence_score for p in result.passages[:PASSAGES_CONSIDERED]), default=0.0)
+
+
+@dataclass(frozen=True)
+class _Focus:
+    """The thing asked for: its head word must be in the answering sentence (or its heading), in its own
+    form, since stems conflate ("allowance", "allowed"); its qualifiers may be anywhere in the passage."""
+
+    head: str
+    qualifiers: frozenset[str]
+
+    @classmethod
+    def of(cls, asked: str, kind: str | None) -> _Focus | None:
+        """Only questions that expect a kind of answer (a sum, a count, a duration…) or ask how something
+        is treated are held to it: for "which"/"what" questions the corpus often names the thing in other
+        words ("regulator" for the GMC), and requiring the word refused answerable paraphrases (measured;
+        README, "How it was tuned")."""
+        treatment = asked_treatment(asked)
+        if treatment:
+            return cls(treatment, frozenset())
+        if kind is None:
+            return None
+        named = asked_for(asked)
+        if not named:
+            return None
+        return cls(_singular(named[-1]), frozenset(terms(" ".join(named[:-1]))))
+
+    def named_by(self, sentence: str, heading: set[str], passage: set[str]) -> bool:
+        words = {_singular(w) for w in _WORD.findall(sentence.lower())} | heading
+        if self.head not in words and not (self.head.endswith("ed") and set(terms(self.head)) <= words):
+            return False
+        return self.qualifiers <= passage
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def _pool(
+    passages: list[Passage],
+    offset: int,
+    kind: str | None,
+    years: list[str],
+    focus: _Focus | None,
+    query_terms: set[str],
+) -> list[_Candidate]:
+    """Every sentence of `passages` scored as a candidate for the answer (`offset`: rank of the first)."""
+    pool: list[_Candidate] = []
+    for i, passage in enumerate(passages):
+        pn = offset + i
+        head_text = f"{passage.metadata.get('title', '')} {passage.metadata.get('section', '')}".lower()
+        heading = {_singular(w) for w in _WORD.findall(head_text)}
+        passage_terms = set(terms(f"{head_text} {passage.text}")) if focus else set()
+        rank_prior = 0.03 * max(0, PASSAGES_CONSIDERED - pn) / PASSAGES_CONSIDERED
+        for sn, (sentence, sim) in enumerate(zip(passage.sentences, passage.sentence_scores, strict=True)):
+            sentence_terms = set(terms(sentence))
+            overlap = len(query_terms & sentence_terms) / len(query_terms) if query_terms else 0.0
+            typed = kind is not None and has_type(sentence, kind)
+            dated = bool(years) and all(y in sentence for y in years)
+            focused = focus is not None and focus.named_by(sentence, heading, passage_terms)
+            base = (
+                sim
+                + OVERLAP_WEIGHT * overlap
+                + rank_prior
+                + TYPE_BONUS * typed
+                + TYPE_BONUS * dated
+                + FOCUS_BONUS * focused
+            )
+            pool.append(_Candidate(base, pn, sn, sentence_terms, typed, dated, focused))
+    return pool
 
 
 def _nearest_topics(passages: list[Passage], limit: int = 3) -> list[str]:
@@ -147,27 +233,26 @@ class ExtractiveComposer:
 
         kind = expected_type(asked)
         years = required_years(asked)
+        focus = _Focus.of(asked, kind)
         query_terms = set(result.query_terms)
         passages = result.passages[:PASSAGES_CONSIDERED]
-        pool: list[_Candidate] = []
-        for pn, passage in enumerate(passages):
-            for sn, (sentence, sim) in enumerate(
-                zip(passage.sentences, passage.sentence_scores, strict=True)
-            ):
-                sentence_terms = set(terms(sentence))
-                overlap = len(query_terms & sentence_terms) / len(query_terms) if query_terms else 0.0
-                rank_prior = 0.03 * (PASSAGES_CONSIDERED - pn) / PASSAGES_CONSIDERED
-                typed = kind is not None and has_type(sentence, kind)
-                dated = bool(years) and all(y in sentence for y in years)
-                base = sim + OVERLAP_WEIGHT * overlap + rank_prior + TYPE_BONUS * typed + TYPE_BONUS * dated
-                pool.append(_Candidate(base, pn, sn, sentence_terms, typed, dated))
+        pool = _pool(passages, 0, kind, years, focus, query_terms)
+        if focus and not any(c.focused for c in pool):
+            # The thing asked for may be named in a lower-ranked passage; only its naming sentences join.
+            passages = result.passages
+            rest = passages[PASSAGES_CONSIDERED:]
+            lower = _pool(rest, PASSAGES_CONSIDERED, kind, years, focus, query_terms)
+            pool += [c for c in lower if c.focused]
         if not pool:
             return self.refusal(asked, result, support, "no sentences")
+        if focus and not any(c.focused for c in pool):
+            return self.refusal(asked, result, support, f"nothing names the {focus.head} asked for")
+        answering = [c for c in pool if c.focused] if focus else pool
         typed_best = None
         if kind is not None:
-            typed_best = max((c.base for c in pool if c.typed), default=0.0)
+            typed_best = max((c.base for c in answering if c.typed), default=0.0)
         if years:
-            dated_best = max((c.base for c in pool if c.dated), default=0.0)
+            dated_best = max((c.base for c in answering if c.dated), default=0.0)
             typed_best = dated_best if typed_best is None else min(typed_best, dated_best)
         if typed_best is not None and typed_best < self.settings.min_typed_support:
             refused = self.refusal(asked, result, support, f"no {kind or 'year'} in the support")
@@ -177,7 +262,7 @@ class ExtractiveComposer:
         chosen: list[_Candidate] = []
         covered: set[str] = set()
         words = 0
-        first = max(pool, key=lambda c: (c.typed or kind is None, c.base))
+        first = max(pool, key=lambda c: (c.focused or not focus, c.typed or kind is None, c.base))
         best_base = first.base
         while pool and len(chosen) < max_sentences:
             item = first if not chosen else max(pool, key=lambda c: c.gain(covered, query_terms))

@@ -147,6 +147,11 @@ def test_two_part_question_cites_two_sources(corpus_service: AnswerService) -> N
     [
         "Which body commissions GP services in Northern Ireland?",
         "What is the best recipe for sourdough bread with rye flour?",
+        # Close to the corpus, with the right kind of answer nearby (sums, counts), but no sentence names
+        # the thing asked for: a salary, hours of training, how the payment is taxed.
+        "How much is the salary of an ICB chief executive?",
+        "How many hours of training must a new practice manager complete each year?",
+        "How is the New to Partnership Payment taxed?",
     ],
 )
 def test_unanswerable_question_is_refused_with_nearest_topics(
@@ -165,6 +170,16 @@ def test_unanswerable_question_is_refused_with_nearest_topics(
     # Refusals are kept (they show where the corpus has gaps).
     assert answer.message_id
     assert question in {u.question for u in corpus_service.unanswered(500)}
+
+
+def test_what_is_asked_may_be_named_by_a_lower_passage(corpus_service: AnswerService) -> None:
+    """The top passages give the review's feedback as "written feedback from more than 120 individuals";
+    only a lower-ranked one names "responses", and the answer must come from there, cited correctly."""
+    answer = corpus_service.answer("How many written responses did the GP Partnership Review receive?")
+    assert answer.grounded
+    assert "120 responses" in answer.answer
+    number = int(re.search(r"120 responses[^\[]*\[(\d)\]", answer.answer).group(1))  # type: ignore[union-attr]
+    assert "120 responses" in answer.sources[number - 1].text
 
 
 # --- conversations ------------------------------------------------------------------------------------
