@@ -40,9 +40,19 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
     ("duration", re.compile(r"\bhow long\b|\bhow many (days|weeks|months|years)\b|\bnotice\b", re.I)),
     ("number", re.compile(r"\bhow many\b|\bnumber of\b|\bhow big\b|\bwhat size\b|\bdistance\b", re.I)),
     (
+        "name",
+        re.compile(
+            r"^\s*(and\s+)?(who|whom)\b|\bwhich (\w+ )?(organisation|organization|body|company|practice|firm|"
+            r"charity|council|college|union|regulator|founder|chair|director|minister|secretary|person)s?\b",
+            re.I,
+        ),
+    ),
+    (
         "date",
         re.compile(
-            r"^\s*(and )?when\b|\bwhat (date|year|day|month)\b|\bwhich (year|date)\b|\bsince when\b", re.I
+            r"^\s*(and )?when\b|\bwhat (date|year|day|month)\b|\bwhich (year|date)\b|\bsince when\b"
+            r"|\bdeadline\b",
+            re.I,
         ),
     ),
 ]
@@ -51,12 +61,17 @@ _HAS: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\b0\d{3,4}[\s-]?\d{3}[\s-]?\d{3,4}\b|\+44"),
     "percent": re.compile(r"\d\s?%|\bper ?cent\b", re.I),
     "money": re.compile(r"£\s?\d|\d\s?(bn|m)\b|\bpounds\b", re.I),  # a share is no sum of money
-    "duration": re.compile(rf"\b(\d+|{_NUMBER_WORDS})[- ](day|week|month|year)s?\b", re.I),
+    "duration": re.compile(rf"\b(\d+|{_NUMBER_WORDS})[- ](hour|day|week|month|year)s?\b", re.I),
     "number": re.compile(rf"\b\d[\d,.]*\b|\b({_NUMBER_WORDS})\b", re.I),
     "date": re.compile(rf"\b(1[89]|20)\d\d\b|\b({_MONTHS})\b"),  # case matters: "may" is no month
 }
-# Dates and years, whose digits are no answer to "how many".
-_DATE_EXPR = re.compile(rf"\b(\d{{1,2}}\s+)?({_MONTHS})(\s+\d{{4}})?\b|\b(19|20)\d\d(/\d\d)?\b")
+# Dates, years, periods, sums and shares, whose digits are no answer to "how many".
+_NOT_A_COUNT = re.compile(
+    rf"\b(\d{{1,2}}\s+)?({_MONTHS})(\s+\d{{4}})?\b|\b(19|20)\d\d(/\d\d)?\b"
+    rf"|\b(\d+|{_NUMBER_WORDS})[- ](day|week|month|year)s?\b"
+    r"|£\s?[\d,.]+\s?(bn|m|k)?\b|\b[\d.]+\s?(%|per ?cent)",
+    re.I,
+)
 
 _YEAR = re.compile(r"\b(19|20)\d\d(/\d\d)?\b")
 _NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)*|[A-Z]{2,}[a-z]?)\b")
@@ -120,11 +135,20 @@ def expected_type(question: str) -> str | None:
     return None
 
 
-def has_type(sentence: str, kind: str | None) -> bool:
+def has_type(sentence: str, kind: str | None, asked: str = "") -> bool:
+    """Whether `sentence` holds an answer of `kind`; for a name, one that `asked` does not already give."""
     if kind is None:
         return True
+    if kind == "name":
+        given = {w.lower() for w in _PHRASE_WORD.findall(asked)}
+        return any(
+            name not in _COMMON_CAPITALS
+            and not re.fullmatch(_MONTHS, name)
+            and not ({w.lower() for w in name.split()} <= given)
+            for name in (m.group(1) for m in _NAME.finditer(sentence))
+        )
     if kind == "number":
-        return bool(_HAS["number"].search(_DATE_EXPR.sub(" ", sentence)))
+        return bool(_HAS["number"].search(_NOT_A_COUNT.sub(" ", sentence)))
     if kind in ("duration", "date"):
         # "When must the form be returned?" is answered by "two weeks before", as "how long" by a date.
         return bool(_HAS["duration"].search(sentence) or _HAS["date"].search(sentence))
@@ -197,7 +221,8 @@ _PHRASE_END = _words(
     """is are was were be been being do does did can could should must will would shall has have had may
     might of for in on at to from by with under per that which who whom whose and or if when than as into
     about over after before since during between through there their our my your its it this these those
-    we i you they he she usually typically each every"""
+    we i you they he she usually typically each every towards toward like via against within without across
+    around among upon onto beyond"""
 ) | _words(  # nouns that only say who or what kind of thing answers; a verb follows ("people mark…")
     "people person body bodies organisation organisations organization organizations"
 )
@@ -212,7 +237,7 @@ _NOT_NAMING = _words(
     """a an the yearly annual total maximum minimum typical exact current average usual overall standard
     roughly approximately exactly amount number kind type sort way body organisation organization thing
     things year years date month months day days week weeks time percentage proportion share
-    figure sum one ones part main difference level money value price experience"""
+    figure sum one ones part main difference level money value price experience deadline"""
 )
 # "How is the payment taxed?": a passive question asks about that treatment, which the support must name.
 _PASSIVE = re.compile(
@@ -249,3 +274,20 @@ def asked_treatment(question: str) -> str | None:
     """The participle of a passive how-question ("How is the payment *taxed*?")."""
     match = _PASSIVE.search(question)
     return match.group(1).lower() if match else None
+
+
+def asked_whether(question: str) -> list[str]:
+    """The closing noun phrase of a yes/no question, which the answer must speak of: "Does it count
+    towards *NHS pension*?". Empty for other questions or when the question ends on a pronoun or verb."""
+    if not _YES_NO.match(question) or re.search(r"\b(how|when|what|which|who)\b", question, re.I):
+        return []
+    named: list[str] = []
+    for raw in reversed(_PHRASE_WORD.findall(question)):
+        word = re.sub(r"['’]s?$", "", raw.lower())
+        if word in _PHRASE_END or word in _VERBS or (word.endswith("ed") and len(word) > 4):
+            break
+        if word not in _NOT_NAMING:
+            named.insert(0, word)
+        if len(named) == FOCUS_WORDS:
+            break
+    return named

@@ -19,6 +19,7 @@ from typing import Any
 from assistant.answer_type import (
     asked_for,
     asked_treatment,
+    asked_whether,
     expected_type,
     has_type,
     required_years,
@@ -60,9 +61,9 @@ class _Candidate:
     dated: bool
     focused: bool
 
-    def gain(self, covered: set[str], query_terms: set[str]) -> float:
+    def gain(self, covered: set[str], weights: dict[str, float]) -> float:
         """Later sentences earn credit for question terms the answer does not cover yet."""
-        new = len((self.terms & query_terms) - covered) / len(query_terms) if query_terms else 0.0
+        new = sum(weights.get(t, 0.0) for t in self.terms - covered)
         return self.base + NEW_TERMS_WEIGHT * new
 
 
@@ -93,7 +94,12 @@ class _Focus:
         treatment = asked_treatment(asked)
         if treatment:
             return cls(treatment, frozenset())
-        if kind is None:
+        whether = asked_whether(asked)
+        if whether:
+            return cls(_singular(whether[-1]), frozenset(terms(" ".join(whether[:-1]))))
+        if kind == "name":  # "which regulator": the GMC, not the word "regulator"
+            return None
+        if kind is None and not re.match(r"\s*(and\s+)?which\b", asked, re.I):
             return None
         named = asked_for(asked)
         if not named:
@@ -104,7 +110,8 @@ class _Focus:
         words = {_singular(w) for w in _WORD.findall(sentence.lower())} | heading
         if self.head not in words and not (self.head.endswith("ed") and set(terms(self.head)) <= words):
             return False
-        return self.qualifiers <= passage
+        # Most qualifiers, not all: "GP surgery buildings" are the review's "GP premises buildings".
+        return len(self.qualifiers - passage) <= len(self.qualifiers) // 2
 
 
 def _singular(word: str) -> str:
@@ -123,7 +130,8 @@ def _pool(
     kind: str | None,
     years: list[str],
     focus: _Focus | None,
-    query_terms: set[str],
+    weights: dict[str, float],
+    given: str,
 ) -> list[_Candidate]:
     """Every sentence of `passages` scored as a candidate for the answer (`offset`: rank of the first)."""
     pool: list[_Candidate] = []
@@ -135,8 +143,8 @@ def _pool(
         rank_prior = 0.03 * max(0, PASSAGES_CONSIDERED - pn) / PASSAGES_CONSIDERED
         for sn, (sentence, sim) in enumerate(zip(passage.sentences, passage.sentence_scores, strict=True)):
             sentence_terms = set(terms(sentence))
-            overlap = len(query_terms & sentence_terms) / len(query_terms) if query_terms else 0.0
-            typed = kind is not None and has_type(sentence, kind)
+            overlap = sum(weights.get(t, 0.0) for t in sentence_terms)
+            typed = kind is not None and has_type(sentence, kind, given)
             dated = bool(years) and all(y in sentence for y in years)
             focused = focus is not None and focus.named_by(sentence, heading, passage_terms)
             base = (
@@ -235,13 +243,16 @@ class ExtractiveComposer:
         years = required_years(asked)
         focus = _Focus.of(asked, kind)
         query_terms = set(result.query_terms)
+        weights = {t: 1 / len(query_terms) for t in query_terms}
         passages = result.passages[:PASSAGES_CONSIDERED]
-        pool = _pool(passages, 0, kind, years, focus, query_terms)
+        # Names the question already gives, or its acronyms' expansions, are no answer to "who".
+        given = f"{asked} {result.expanded}"
+        pool = _pool(passages, 0, kind, years, focus, weights, given)
         if focus and not any(c.focused for c in pool):
             # The thing asked for may be named in a lower-ranked passage; only its naming sentences join.
             passages = result.passages
             rest = passages[PASSAGES_CONSIDERED:]
-            lower = _pool(rest, PASSAGES_CONSIDERED, kind, years, focus, query_terms)
+            lower = _pool(rest, PASSAGES_CONSIDERED, kind, years, focus, weights, given)
             pool += [c for c in lower if c.focused]
         if not pool:
             return self.refusal(asked, result, support, "no sentences")
@@ -249,7 +260,9 @@ class ExtractiveComposer:
             return self.refusal(asked, result, support, f"nothing names the {focus.head} asked for")
         answering = [c for c in pool if c.focused] if focus else pool
         typed_best = None
-        if kind is not None:
+        # Names are in nearly every sentence and answers may be roles ("the integrated care board"), so a
+        # name steers the choice of sentence but its absence refuses nothing.
+        if kind is not None and kind != "name":
             typed_best = max((c.base for c in answering if c.typed), default=0.0)
         if years:
             dated_best = max((c.base for c in answering if c.dated), default=0.0)
@@ -262,13 +275,21 @@ class ExtractiveComposer:
         chosen: list[_Candidate] = []
         covered: set[str] = set()
         words = 0
-        first = max(pool, key=lambda c: (c.focused or not focus, c.typed or kind is None, c.base))
+        first = max(
+            pool,
+            key=lambda c: (
+                c.focused or not focus,
+                c.typed or kind in (None, "name"),
+                c.dated or not years,
+                c.base,
+            ),
+        )
         best_base = first.base
         while pool and len(chosen) < max_sentences:
-            item = first if not chosen else max(pool, key=lambda c: c.gain(covered, query_terms))
+            item = first if not chosen else max(pool, key=lambda c: c.gain(covered, weights))
             pool.remove(item)
             sentence = passages[item.pn].sentences[item.sn]
-            if chosen and item.gain(covered, query_terms) < best_base - SENTENCE_MARGIN:
+            if chosen and item.gain(covered, weights) < best_base - SENTENCE_MARGIN:
                 break
             if chosen and words + word_count(sentence) > max_words:
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer_type import asked_for, asked_treatment, expected_type, has_type
+from assistant.answer_type import asked_for, asked_treatment, asked_whether, expected_type, has_type
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,29 @@ def test_when_is_answered_by_a_relative_time_and_may_is_no_month() -> None:
     assert has_type("Forms are returned two weeks before the meeting.", "date")
     assert not has_type("Practices may apply again later.", "date")
     assert has_type("Practices applied in May 2022.", "date")
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Does it count towards NHS pension?", ["nhs", "pension"]),
+        ("Do I need a formal qualification to work as a practice manager?", ["practice", "manager"]),
+        ("Can our nurses do it?", []),
+        ("How long does it take?", []),
+    ],
+)
+def test_asked_whether_reads_the_closing_noun_phrase(question: str, named: list[str]) -> None:
+    assert asked_whether(question) == named
+
+
+def test_who_expects_a_name_the_question_does_not_already_give() -> None:
+    question = "Who received the final report of the GP Partnership Review?"
+    assert expected_type(question) == "name"
+    assert expected_type("Which regulator did HEE work with?") == "name"
+    assert not has_type("The GP Partnership Review published its final report.", "name", question)
+    assert has_type("The chair delivered it to Matt Hancock.", "name", question)
+
+
+def test_hours_are_a_duration_and_a_deadline_a_date() -> None:
+    assert expected_type("What is the deadline for reporting a breach?") == "date"
+    assert has_type("A breach must be reported within 72 hours.", "date")

@@ -25,12 +25,12 @@ TARGETS = {"answer_accuracy": 0.90, "context_recall_at_4": 0.95, "refusal_accura
 TARGET_MAX_FALSE_REFUSALS = 0.05
 # Measured on the shipped corpus when the floors were set (two identical runs, 2026-11-23).
 MEASURED = {
-    "answer_accuracy": 0.8625,
+    "answer_accuracy": 0.90,
     "context_recall_at_4": 0.95,
-    "refusal_accuracy": 0.48,
+    "refusal_accuracy": 0.92,
     "false_refusal_rate": 0.0,
 }
-FLOORS = {"answer_accuracy": 0.83, "context_recall_at_4": 0.92, "refusal_accuracy": 0.45}
+FLOORS = {"answer_accuracy": 0.87, "context_recall_at_4": 0.92, "refusal_accuracy": 0.89}
 # 0.03 over the measured 0.0 would be stricter than the target, so the ceiling is the target itself.
 MAX_FALSE_REFUSALS = 0.05
 
