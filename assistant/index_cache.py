@@ -14,13 +14,14 @@ import re
 import shutil
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 import bm25s
 import numpy as np
 import Stemmer
+import torch
 
 from assistant.store import ChunkStore
 
@@ -64,6 +65,36 @@ class CachedIndex:
                 frozenset(terms(f"{m.get('title', '')} {m.get('section', '')}")) for m in self.metadatas
             ]
             self.titles = {str(m.get("source")): str(m.get("title")) for m in self.metadatas}
+
+    def sentence_similarities(self, vectors: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every stored sentence to each query vector: (queries, sentences).
+
+        One torch product, sentences x queries, over zero-copy views. Measured on 2 cores at 10k chunks
+        (129k sentences): numpy's matrix-vector product is a little faster alone (~12 against ~20 ms for
+        one query) but leaves OpenBLAS threads spinning that slowed the next query's embedding from ~25
+        to ~60 ms; and in this orientation three queries cost no more than one (~14 ms)."""
+        queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        if not len(self.sentences):
+            return np.zeros((len(queries), 0), dtype=np.float32)
+        product = torch.from_numpy(self.sentence_vectors) @ torch.from_numpy(np.ascontiguousarray(queries)).T
+        return product.T.contiguous().numpy()
+
+    def best_per_chunk(self, sentence_sims: np.ndarray) -> np.ndarray:
+        """Each chunk's best sentence similarity (-1 for a chunk without sentences). A chunk's sentences
+        are contiguous rows, so this is one segmented max (`reduceat`), not a scatter (`maximum.at`)."""
+        best = np.full(len(self.ids), -1.0, dtype=np.float32)
+        if not len(sentence_sims):
+            return best
+        owners, starts = self._segments
+        best[owners] = np.maximum.reduceat(sentence_sims, starts)
+        return best
+
+    @cached_property
+    def _segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Chunks that have sentences, and the first row of each one's sentences."""
+        spans = np.asarray(self.spans, dtype=np.intp).reshape(-1, 2)
+        owners = np.flatnonzero(spans[:, 1] > spans[:, 0])
+        return owners, spans[owners, 0]
 
     def scores(self, query: str) -> np.ndarray:
         tokens = terms(query)

@@ -92,31 +92,58 @@ class HybridSearch:
         self.glossary = glossary
         self.settings = settings
 
+    def expand(self, query: str) -> str:
+        return self.glossary.expand(query) if self.settings.glossary else query
+
     def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> RetrievalResult:
-        k = k or self.settings.top_k
-        n = self.settings.candidates
-        timings: dict[str, float] = {}
+        return self.search_many([query], filters, k)[0]
+
+    def search_many(
+        self, queries: list[str], filters: Filters | None = None, k: int | None = None
+    ) -> list[RetrievalResult]:
+        """Several queries (a two-part question and its parts) in one model call and one pass over the
+        sentence matrix, which is memory-bound: three queries cost little more than one. The first
+        result's timings cover the shared work and all searches."""
         t0 = time.perf_counter()
-        expanded = self.glossary.expand(query) if self.settings.glossary else query
-        vector = self.store.embedder.encode([expanded])[0]
+        expanded = [self.expand(q) for q in queries]
+        vectors = self.store.embedder.encode(expanded)
         t1 = time.perf_counter()
-        timings["embed"] = (t1 - t0) * 1000
-        where = _where(filters)
         index = self.cache.current()
-        dense = self.store.dense_chunks(vector, n, where)
+        sims = index.sentence_similarities(vectors)
+        results = [
+            self._search(query, text, vector, query_sims, index, filters, k or self.settings.top_k)
+            for query, text, vector, query_sims in zip(queries, expanded, vectors, sims, strict=True)
+        ]
+        t2 = time.perf_counter()
+        rescore = sum(r.timings_ms["rescore"] for r in results)
+        results[0].timings_ms = {
+            "embed": (t1 - t0) * 1000,
+            "search": (t2 - t1) * 1000 - rescore,
+            "rescore": rescore,
+        }
+        return results
+
+    def _search(
+        self,
+        query: str,
+        expanded: str,
+        vector: np.ndarray,
+        sentence_sims: np.ndarray,
+        index: CachedIndex,
+        filters: Filters | None,
+        k: int,
+    ) -> RetrievalResult:
+        n = self.settings.candidates
+        dense = self.store.dense_chunks(vector, n, _where(filters))
         mask = None
         if filters is not None and (filters.topic or filters.source):
             mask = np.array([_matches(m, filters) for m in index.metadatas], dtype=bool)
         bm25 = index.scores(expanded)
-        sentence_sims = index.sentence_vectors @ vector if len(index.sentences) else np.zeros(0)
-        chunk_best = np.full(len(index.ids), -1.0, dtype=np.float32)
-        if len(sentence_sims):
-            np.maximum.at(chunk_best, index.sentence_owner, sentence_sims)
+        chunk_best = index.best_per_chunk(sentence_sims)
         if mask is not None:
             bm25 = np.where(mask, bm25, 0.0)
             chunk_best = np.where(mask, chunk_best, -1.0)
         t2 = time.perf_counter()
-        timings["search"] = (t2 - t1) * 1000
 
         rankings = [
             [cid for cid, _ in dense],
@@ -129,7 +156,7 @@ class HybridSearch:
                 fused[cid] += 1.0 / (self.settings.rrf_k + rank + 1)
         candidates = [c for c in sorted(fused, key=lambda c: -fused[c]) if c in index.position][:n]
         passages = self._rescore(candidates, expanded, index, sentence_sims, dict(dense), fused, bm25)
-        timings["rescore"] = (time.perf_counter() - t2) * 1000
+        timings = {"rescore": (time.perf_counter() - t2) * 1000}
         return RetrievalResult(query, expanded, terms(expanded), passages[:k], timings, index)
 
     def _rescore(

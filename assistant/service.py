@@ -93,12 +93,13 @@ class AnswerService:
         # Lesser personal data (an email, a lone postcode) is redacted before anything is stored.
         clean = safety.redact(question, report.findings) if report.findings else question
         query = self._retrieval_query(clean, conversation_id)
-        result = self.search.search(query, filters)
         parts = question_parts(clean)
+        parts = parts if len(parts) > 1 else []
+        result, *searched = self.search.search_many([query, *parts], filters)
         t_compose = time.perf_counter()
         composer = self._composer()
-        if len(parts) > 1:
-            part_results = [(part, self.search.search(part, filters)) for part in parts]
+        if parts:
+            part_results = list(zip(parts, searched, strict=True))
             composition = composer.compose_parts(clean, result, part_results, date.today())
         else:
             composition = composer.compose(query, result, date.today(), asked=clean)
