@@ -277,17 +277,30 @@ def asked_treatment(question: str) -> str | None:
 
 
 def asked_whether(question: str) -> list[str]:
-    """The closing noun phrase of a yes/no question, which the answer must speak of: "Does it count
-    towards *NHS pension*?". Empty for other questions or when the question ends on a pronoun or verb."""
+    """What a yes/no question asks about, which the answer must speak of: the object of its verb ("Can a
+    patient get *financial compensation* through…") or, when no verb is recognised, its closing noun
+    phrase ("Does it count towards *NHS pension*?"). Empty for other questions."""
     if not _YES_NO.match(question) or re.search(r"\b(how|when|what|which|who)\b", question, re.I):
         return []
+    words = [re.sub(r"['’]s?$", "", raw.lower()) for raw in _PHRASE_WORD.findall(question)]
+    verb = next((i for i, w in enumerate(words[2:], start=2) if w in _VERBS or _participle(w)), None)
+    if verb is not None and (obj := _noun_phrase(words[verb + 1 :])):
+        return obj
+    return _noun_phrase(words[::-1])[::-1]
+
+
+def _participle(word: str) -> bool:
+    return word.endswith("ed") and len(word) > 4
+
+
+def _noun_phrase(words: list[str]) -> list[str]:
+    """The naming words of the noun phrase `words` start with, up to FOCUS_WORDS of them."""
     named: list[str] = []
-    for raw in reversed(_PHRASE_WORD.findall(question)):
-        word = re.sub(r"['’]s?$", "", raw.lower())
-        if word in _PHRASE_END or word in _VERBS or (word.endswith("ed") and len(word) > 4):
+    for word in words:
+        if word in _PHRASE_END or word in _VERBS or _participle(word):
             break
         if word not in _NOT_NAMING:
-            named.insert(0, word)
+            named.append(word)
         if len(named) == FOCUS_WORDS:
             break
     return named

@@ -95,8 +95,8 @@ class _Focus:
         if treatment:
             return cls(treatment, frozenset())
         whether = asked_whether(asked)
-        if whether:
-            return cls(_singular(whether[-1]), frozenset(terms(" ".join(whether[:-1]))))
+        if whether:  # its qualifiers are often paraphrased ("formal" for "registered"): the head only
+            return cls(_singular(whether[-1]), frozenset())
         if kind == "name":  # "which regulator": the GMC, not the word "regulator"
             return None
         if kind is None and not re.match(r"\s*(and\s+)?which\b", asked, re.I):

@@ -468,14 +468,15 @@ def baseline_recall(
 # (label, file suffix, function name): the functions a reader needs to see, cumulative per answer.
 PROFILED = [
     ("AnswerService.answer (total)", "assistant/service.py", "answer"),
-    ("  HybridSearch.search (all calls)", "assistant/retrieval.py", "search"),
+    ("  HybridSearch.search_many (all calls)", "assistant/retrieval.py", "search_many"),
     ("    Glossary.expand", "assistant/glossary.py", "expand"),
     ("    Embedder.encode (query)", "assistant/embeddings.py", "encode"),
     ("    IndexCache.current", "assistant/index_cache.py", "current"),
     ("      ChunkStore.generation", "assistant/store.py", "generation"),
     ("    ChunkStore._query (Chroma HNSW)", "assistant/store.py", "_query"),
     ("    CachedIndex.scores (BM25)", "assistant/index_cache.py", "scores"),
-    ("    numpy ufunc.at (np.maximum.at)", "~", "<method 'at' of 'numpy.ufunc' objects>"),
+    ("    CachedIndex.sentence_similarities", "assistant/index_cache.py", "sentence_similarities"),
+    ("    CachedIndex.best_per_chunk", "assistant/index_cache.py", "best_per_chunk"),
     ("    numpy argsort", "numpy/_core/fromnumeric.py", "argsort"),
     ("    HybridSearch._rescore", "assistant/retrieval.py", "_rescore"),
     ("      index_cache.terms", "assistant/index_cache.py", "terms"),
@@ -546,16 +547,10 @@ def step_breakdown(service: AnswerService, questions: list[dict]) -> dict[str, f
         dense = step("Chroma dense_chunks (HNSW, k=30)", lambda v=vector: search.store.dense_chunks(v, n))
         bm25 = step("BM25 scores", lambda e=expanded, i=index: i.scores(e))
         sims = step(
-            f"sentence matrix @ query ({len(index.sentences)}x{index.sentence_vectors.shape[1]})",
-            lambda i=index, v=vector: i.sentence_vectors @ v,
+            f"sentence matrix x query ({len(index.sentences)}x{index.sentence_vectors.shape[1]}, torch)",
+            lambda i=index, v=vector: i.sentence_similarities(v)[0],
         )
-
-        def best_per_chunk(i: Any = index, s: np.ndarray = sims) -> np.ndarray:
-            best = np.full(len(i.ids), -1.0, dtype=np.float32)
-            np.maximum.at(best, i.sentence_owner, s)
-            return best
-
-        chunk_best = step("np.maximum.at (best sentence per chunk)", best_per_chunk)
+        chunk_best = step("best sentence per chunk (reduceat)", lambda i=index, s=sims: i.best_per_chunk(s))
         rankings = step(
             "argsort x2 + rankings",
             lambda i=index, cb=chunk_best, b=bm25, d=dense: [

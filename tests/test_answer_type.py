@@ -59,7 +59,11 @@ def test_when_is_answered_by_a_relative_time_and_may_is_no_month() -> None:
     ("question", "named"),
     [
         ("Does it count towards NHS pension?", ["nhs", "pension"]),
-        ("Do I need a formal qualification to work as a practice manager?", ["practice", "manager"]),
+        ("Do I need a formal qualification to work as a practice manager?", ["formal", "qualification"]),
+        (
+            "Can a patient get financial compensation through the complaints procedure?",
+            ["financial", "compensation"],
+        ),
         ("Can our nurses do it?", []),
         ("How long does it take?", []),
     ],

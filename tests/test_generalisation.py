@@ -38,10 +38,10 @@ UNSEEN_ROOT = "unseen/"  # sources of the unseen articles, relative to the inges
 MEASURED = {
     "answer_accuracy": 1.0,
     "context_recall_at_4": 1.0,
-    "refusal_accuracy": 0.60,
+    "refusal_accuracy": 0.80,
     "false_refusal_rate": 0.0,
 }
-FLOORS = {"answer_accuracy": 0.95, "context_recall_at_4": 0.95, "refusal_accuracy": 0.55}
+FLOORS = {"answer_accuracy": 0.95, "context_recall_at_4": 0.95, "refusal_accuracy": 0.75}
 MAX_FALSE_REFUSALS = 0.10
 
 # Building the index embeds the whole corpus plus the unseen articles (several minutes here).
