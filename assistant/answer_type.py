@@ -257,16 +257,7 @@ def asked_for(question: str) -> list[str]:
         match = pattern.search(question)
         if not match:
             continue
-        named: list[str] = []
-        for raw in _PHRASE_WORD.findall(match.group(1))[: FOCUS_WORDS + 2]:
-            word = re.sub(r"['’]s?$", "", raw.lower())
-            if word in _PHRASE_END or word in _VERBS or (word.endswith("ed") and len(word) > 4):
-                break
-            if word not in _NOT_NAMING:
-                named.append(word)
-            if len(named) == FOCUS_WORDS:
-                break
-        return named
+        return _noun_phrase(_words_of(match.group(1))[: FOCUS_WORDS + 2])
     return []
 
 
@@ -282,11 +273,16 @@ def asked_whether(question: str) -> list[str]:
     phrase ("Does it count towards *NHS pension*?"). Empty for other questions."""
     if not _YES_NO.match(question) or re.search(r"\b(how|when|what|which|who)\b", question, re.I):
         return []
-    words = [re.sub(r"['’]s?$", "", raw.lower()) for raw in _PHRASE_WORD.findall(question)]
+    words = _words_of(question)
     verb = next((i for i, w in enumerate(words[2:], start=2) if w in _VERBS or _participle(w)), None)
     if verb is not None and (obj := _noun_phrase(words[verb + 1 :])):
         return obj
     return _noun_phrase(words[::-1])[::-1]
+
+
+def _words_of(text: str) -> list[str]:
+    """Lower-cased words without a possessive ending ("days'" -> "days")."""
+    return [re.sub(r"['’]s?$", "", raw.lower()) for raw in _PHRASE_WORD.findall(text)]
 
 
 def _participle(word: str) -> bool:

@@ -61,9 +61,9 @@ class _Candidate:
     dated: bool
     focused: bool
 
-    def gain(self, covered: set[str], weights: dict[str, float]) -> float:
+    def gain(self, covered: set[str], query_terms: set[str]) -> float:
         """Later sentences earn credit for question terms the answer does not cover yet."""
-        new = sum(weights.get(t, 0.0) for t in self.terms - covered)
+        new = len((self.terms & query_terms) - covered) / len(query_terms) if query_terms else 0.0
         return self.base + NEW_TERMS_WEIGHT * new
 
 
@@ -87,10 +87,10 @@ class _Focus:
 
     @classmethod
     def of(cls, asked: str, kind: str | None) -> _Focus | None:
-        """Only questions that expect a kind of answer (a sum, a count, a duration…) or ask how something
-        is treated are held to it: for "which"/"what" questions the corpus often names the thing in other
-        words ("regulator" for the GMC), and requiring the word refused answerable paraphrases (measured;
-        README, "How it was tuned")."""
+        """Held to it: questions expecting a sum, count, duration, date or share, "which X" questions,
+        passive how-questions and yes/no questions. Plain "what X" questions and questions expecting a
+        name are not: the corpus often names their thing in other words ("regulator" for the GMC), and
+        requiring the word refused answerable paraphrases (measured; README, "How it was tuned")."""
         treatment = asked_treatment(asked)
         if treatment:
             return cls(treatment, frozenset())
@@ -130,7 +130,7 @@ def _pool(
     kind: str | None,
     years: list[str],
     focus: _Focus | None,
-    weights: dict[str, float],
+    query_terms: set[str],
     given: str,
 ) -> list[_Candidate]:
     """Every sentence of `passages` scored as a candidate for the answer (`offset`: rank of the first)."""
@@ -143,7 +143,7 @@ def _pool(
         rank_prior = 0.03 * max(0, PASSAGES_CONSIDERED - pn) / PASSAGES_CONSIDERED
         for sn, (sentence, sim) in enumerate(zip(passage.sentences, passage.sentence_scores, strict=True)):
             sentence_terms = set(terms(sentence))
-            overlap = sum(weights.get(t, 0.0) for t in sentence_terms)
+            overlap = len(query_terms & sentence_terms) / len(query_terms) if query_terms else 0.0
             typed = kind is not None and has_type(sentence, kind, given)
             dated = bool(years) and all(y in sentence for y in years)
             focused = focus is not None and focus.named_by(sentence, heading, passage_terms)
@@ -243,16 +243,15 @@ class ExtractiveComposer:
         years = required_years(asked)
         focus = _Focus.of(asked, kind)
         query_terms = set(result.query_terms)
-        weights = {t: 1 / len(query_terms) for t in query_terms}
         passages = result.passages[:PASSAGES_CONSIDERED]
         # Names the question already gives, or its acronyms' expansions, are no answer to "who".
         given = f"{asked} {result.expanded}"
-        pool = _pool(passages, 0, kind, years, focus, weights, given)
+        pool = _pool(passages, 0, kind, years, focus, query_terms, given)
         if focus and not any(c.focused for c in pool):
             # The thing asked for may be named in a lower-ranked passage; only its naming sentences join.
             passages = result.passages
             rest = passages[PASSAGES_CONSIDERED:]
-            lower = _pool(rest, PASSAGES_CONSIDERED, kind, years, focus, weights, given)
+            lower = _pool(rest, PASSAGES_CONSIDERED, kind, years, focus, query_terms, given)
             pool += [c for c in lower if c.focused]
         if not pool:
             return self.refusal(asked, result, support, "no sentences")
@@ -286,10 +285,10 @@ class ExtractiveComposer:
         )
         best_base = first.base
         while pool and len(chosen) < max_sentences:
-            item = first if not chosen else max(pool, key=lambda c: c.gain(covered, weights))
+            item = first if not chosen else max(pool, key=lambda c: c.gain(covered, query_terms))
             pool.remove(item)
             sentence = passages[item.pn].sentences[item.sn]
-            if chosen and item.gain(covered, weights) < best_base - SENTENCE_MARGIN:
+            if chosen and item.gain(covered, query_terms) < best_base - SENTENCE_MARGIN:
                 break
             if chosen and words + word_count(sentence) > max_words:
                 continue
