@@ -35,6 +35,27 @@ class EvalReport:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def text(self) -> str:
+        """The figures one a line, then every miss: what `pm-assistant eval` prints and the floor tests
+        show, so a regression reads the same wherever it is seen."""
+        figures = self.as_dict()
+        misses = figures.pop("misses")
+        lines = [f"{k:22} {v:.3f}" if isinstance(v, float) else f"{k:22} {v}" for k, v in figures.items()]
+        lines.append(f"\nmisses ({len(misses)}):")
+        lines += ["  " + json.dumps(miss, ensure_ascii=False)[:300] for miss in misses]
+        return "\n".join(lines)
+
+    def shortfalls(self, floors: dict[str, float], max_false_refusals: float) -> list[str]:
+        """Each figure under its floor, and false refusals over their ceiling; empty when all hold."""
+        found = [
+            f"{name} {getattr(self, name):.3f} < floor {floor}"
+            for name, floor in floors.items()
+            if getattr(self, name) < floor
+        ]
+        if self.false_refusal_rate > max_false_refusals:
+            found.append(f"false_refusal_rate {self.false_refusal_rate:.3f} > {max_false_refusals}")
+        return found
+
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -116,13 +116,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_dict()))
         return 0
-    d = report.as_dict()
-    misses = d.pop("misses")
-    for key, value in d.items():
-        print(f"{key:22} {value:.3f}" if isinstance(value, float) else f"{key:22} {value}")
-    print(f"\nmisses ({len(misses)}):")
-    for miss in misses:
-        print(" ", json.dumps(miss, ensure_ascii=False)[:300])
+    print(report.text())
     return 0
 
 
