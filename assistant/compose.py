@@ -106,7 +106,7 @@ class _Focus:
             return None
         return cls(_singular(named[-1]), frozenset(terms(" ".join(named[:-1]))))
 
-    def named_by(self, sentence: str, heading: set[str], passage: set[str]) -> bool:
+    def named_by(self, sentence: str, heading: set[str], passage: frozenset[str]) -> bool:
         words = {_singular(w) for w in _WORD.findall(sentence.lower())} | heading
         if self.head not in words and not (self.head.endswith("ed") and set(terms(self.head)) <= words):
             return False
@@ -139,14 +139,13 @@ def _pool(
         pn = offset + i
         head_text = f"{passage.metadata.get('title', '')} {passage.metadata.get('section', '')}".lower()
         heading = {_singular(w) for w in _WORD.findall(head_text)}
-        passage_terms = set(terms(f"{head_text} {passage.text}")) if focus else set()
         rank_prior = 0.03 * max(0, PASSAGES_CONSIDERED - pn) / PASSAGES_CONSIDERED
         for sn, (sentence, sim) in enumerate(zip(passage.sentences, passage.sentence_scores, strict=True)):
             sentence_terms = set(terms(sentence))
             overlap = len(query_terms & sentence_terms) / len(query_terms) if query_terms else 0.0
             typed = kind is not None and has_type(sentence, kind, given)
             dated = bool(years) and all(y in sentence for y in years)
-            focused = focus is not None and focus.named_by(sentence, heading, passage_terms)
+            focused = focus is not None and focus.named_by(sentence, heading, passage.terms)
             base = (
                 sim
                 + OVERLAP_WEIGHT * overlap

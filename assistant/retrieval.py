@@ -43,6 +43,7 @@ class Passage:
     sentences: list[str] = field(default_factory=list)
     sentence_scores: list[float] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
+    terms: frozenset[str] = frozenset()  # stemmed terms of its text, title and section (from the index)
 
     @property
     def best_sentence_score(self) -> float:
@@ -194,6 +195,7 @@ class HybridSearch:
                     score=score,
                     sentences=sentences,
                     sentence_scores=sims,
+                    terms=body_terms | head_terms,
                     features={
                         "sentence": best,
                         "chunk": chunk_sim,
