@@ -58,6 +58,9 @@ class SlackSettings(BaseModel):
     app_token: str | None = None
     api_url: str = "https://slack.com/api/"
     command: str = "/askpm"
+    claim_lease_s: float = 60.0
+    """A claimed event whose answer neither finished nor failed cleanly (a crashed worker) may be taken
+    over by Slack's retry once its claim is this old."""
 
     @property
     def http_enabled(self) -> bool:
@@ -71,8 +74,12 @@ class APISettings(BaseModel):
     keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = 60
     max_upload_mb: int = 20
+    max_body_kb: int = 64
+    failed_auth_per_minute: int = 10
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the client; empty: none."""
 
-    @field_validator("keys", mode="before")
+    @field_validator("keys", "trusted_proxies", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         # Comma-separated in the environment (`PMA_API__KEYS=a,b`) reads better than JSON.

@@ -7,6 +7,7 @@ conversations and Slack's event de-duplication.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -55,12 +56,17 @@ feedback = sa.Table(
     sa.Column("user", sa.String(200)),
     sa.Column("created_at", sa.String(40), nullable=False),
 )
-claimed_events = sa.Table(
-    "claimed_events",
+# Claim -> answer -> done: `done` is set only once the answer went out, so a retry of an event whose
+# answer failed (or whose worker died, once `claimed_at` is older than the lease) is answered after all.
+event_claims = sa.Table(
+    "event_claims",
     _md,
     sa.Column("key", sa.String(200), primary_key=True),
-    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("claimed_at", sa.Float, nullable=False, index=True),
+    sa.Column("done", sa.Boolean, nullable=False, default=False),
 )
+CLAIM_RETENTION_S = 24 * 3600
+"""Claims older than this are forgotten; Slack stops retrying an event after a few minutes."""
 
 
 def _now() -> str:
@@ -85,6 +91,7 @@ class History:
                 cursor.close()
 
         _md.create_all(self.engine)
+        self._claims = 0
 
     def add_turn(
         self,
@@ -207,11 +214,45 @@ class History:
                 UnansweredQuestion(question=q, count=n, last_asked=last) for q, n, last in conn.execute(query)
             ]
 
-    def claim(self, key: str) -> bool:
-        """True the first time a key is claimed, in any process sharing this database."""
+    def claim(self, key: str, lease_s: float | None = None, *, done: bool = False) -> bool:
+        """True if this caller now holds `key`, in any process sharing this database: the first claim,
+        or a takeover of one that is not done and older than `lease_s` (None: never taken over).
+
+        `done=True` records a key that needs no follow-up (a request signature seen once)."""
+        now = time.time()
         try:
             with self.engine.begin() as conn:
-                conn.execute(claimed_events.insert().values(key=key, created_at=_now()))
+                conn.execute(event_claims.insert().values(key=key, claimed_at=now, done=done))
+                self._claims += 1
+                if self._claims % 100 == 1:  # now and then, forget claims nobody will retry
+                    cutoff = now - CLAIM_RETENTION_S
+                    conn.execute(event_claims.delete().where(event_claims.c.claimed_at < cutoff))
             return True
         except IntegrityError:
+            pass
+        if lease_s is None:
             return False
+        # Atomic takeover: of several workers racing for the same stale claim, one UPDATE matches.
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                event_claims.update()
+                .where(
+                    event_claims.c.key == key,
+                    event_claims.c.done.is_(False),
+                    event_claims.c.claimed_at < now - lease_s,
+                )
+                .values(claimed_at=now)
+            )
+        return taken.rowcount == 1
+
+    def finish_claim(self, key: str) -> None:
+        """The claimed work is done: later deliveries of `key` are ignored for good."""
+        with self.engine.begin() as conn:
+            conn.execute(event_claims.update().where(event_claims.c.key == key).values(done=True))
+
+    def release_claim(self, key: str) -> None:
+        """The claimed work failed: the next delivery of `key` may claim it at once."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                event_claims.delete().where(event_claims.c.key == key, event_claims.c.done.is_(False))
+            )

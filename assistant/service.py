@@ -216,8 +216,14 @@ class AnswerService:
     def unanswered(self, limit: int = 100) -> list[UnansweredQuestion]:
         return self.history.unanswered(limit)
 
-    def claim_event(self, key: str) -> bool:
-        return self.history.claim(key)
+    def claim_event(self, key: str, lease_s: float | None = None, *, done: bool = False) -> bool:
+        return self.history.claim(key, lease_s, done=done)
+
+    def finish_event(self, key: str) -> None:
+        self.history.finish_claim(key)
+
+    def release_event(self, key: str) -> None:
+        self.history.release_claim(key)
 
     # --- the index -----------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
@@ -274,6 +275,21 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
 def _clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """Chroma stores only scalars and no None."""
     return {k: v for k, v in metadata.items() if isinstance(v, str | int | float | bool)}
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """True when `exc` (or anything in its cause chain) means a Chroma server could not be reached, so
+    front doors can say "unavailable, try again" (503) instead of "we broke" (500)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, httpx.TransportError | ConnectionError):
+            return True
+        if "could not connect to a chroma server" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def open_store(settings: Settings, embedder: Embedder) -> ChunkStore:

@@ -120,14 +120,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_service(settings: Settings, prog: str) -> Any:
+    """The service, or None after one line on stderr when the data dir, Chroma server or database is
+    unusable (the caller exits 2): a start-up failure should name what and where, not print a traceback."""
+    from assistant.preflight import StartupError, check_all
+
+    try:
+        check_all(settings)
+        return _service(settings)
+    except StartupError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+    except OSError as exc:  # something under the data dir the check could not foresee
+        where = exc.filename or settings.data_dir
+        print(
+            f"{prog}: cannot use {where} ({exc.strerror or type(exc).__name__}); check PMA_DATA_DIR",
+            file=sys.stderr,
+        )
+    return None
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """How `serve` runs uvicorn. uvicorn's own proxy-header handling is off: it would trust
+    `X-Forwarded-For` from loopback by default, letting anyone on the host pick the address the rate
+    limits count; the app honours it only from `PMA_API__TRUSTED_PROXIES` (see `create_app`)."""
+    from bots.api.access_log import log_config
+
+    return {"proxy_headers": False, "log_config": log_config(), "log_level": "info", "server_header": False}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bots.api import create_app
 
     settings = _settings(args)
-    app = create_app(_service(settings), settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    service = _checked_service(settings, "pm-assistant serve")
+    if service is None:
+        return 2
+    app = create_app(service, settings)
+    uvicorn.run(app, host=args.host, port=args.port, **uvicorn_options())
     return 0
 
 

@@ -1,7 +1,7 @@
 """`pm-ingest PATH... [--data-dir DIR] [--prune] [--dry-run] [--json]`.
 
 Exit codes: 0 when at least one file was processed without error (or there was nothing to do),
-1 when every file failed, 2 for usage errors.
+1 when every file failed, 2 for usage errors and for an unusable data dir, Chroma server or database.
 """
 
 from __future__ import annotations
@@ -100,6 +100,13 @@ def exit_code(report: IngestReport) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_for(args.data_dir)
+    from assistant.preflight import StartupError, check_all
+
+    try:
+        check_all(settings)
+    except StartupError as exc:
+        print(f"pm-ingest: {exc}", file=sys.stderr)
+        return 2
     report = run_ingest(settings, args.paths, prune=args.prune, dry_run=args.dry_run, quiet=args.json)
     if args.json:
         sys.stdout.write(json.dumps(report.model_dump(mode="json")) + "\n")

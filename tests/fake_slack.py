@@ -32,6 +32,7 @@ class Call:
     headers: dict[str, str]
     reply: dict[str, Any] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
+    status: int = 200
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.body.get(key, default)
@@ -50,6 +51,7 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._changed = threading.Condition()
         self._ts = itertools.count(1)
+        self._failures: list[tuple[str, dict[str, Any]]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,6 +92,20 @@ class FakeSlack:
     def response_url(self, name: str) -> str:
         """A `response_url` for a slash command or button payload; posts to it are recorded as `response`."""
         return f"{self.base_url}/response/{name}"
+
+    def fail(self, method: str, times: int = 1, **match: Any) -> None:
+        """Answer the next `times` calls of `method` (with body fields equal to `match`) as Slack does
+        during an outage: HTTP 503 with `{"ok": false, "error": "service_unavailable"}`."""
+        with self._changed:
+            self._failures.extend([(method, match)] * times)
+
+    def _take_failure(self, call: Call) -> bool:
+        with self._changed:
+            for i, (method, match) in enumerate(self._failures):
+                if call.method == method and all(call.body.get(k) == v for k, v in match.items()):
+                    del self._failures[i]
+                    return True
+        return False
 
     # --- inspection ------------------------------------------------------------------------------
 
@@ -164,12 +180,16 @@ class FakeSlack:
         else:
             method = parsed.path
         call = Call(method=method, path=parsed.path, body=body, headers=dict(request.headers.items()))
-        call.reply = reply = self._reply(call)
+        if self._take_failure(call):
+            call.status, call.reply = 503, {"ok": False, "error": "service_unavailable"}
+        else:
+            call.reply = self._reply(call)
+        reply = call.reply
         with self._changed:
             self._calls.append(call)
             self._changed.notify_all()
         payload = json.dumps(reply).encode("utf-8")
-        request.send_response(200)
+        request.send_response(call.status)
         request.send_header("Content-Type", "application/json; charset=utf-8")
         request.send_header("Content-Length", str(len(payload)))
         request.end_headers()

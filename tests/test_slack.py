@@ -106,10 +106,13 @@ def _buttons(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         ("**Seven** recommendations [1]", "*Seven* recommendations [1]"),
         ("__bold__ and *italic*", "*bold* and _italic_"),
         ("Fewer than <5 staff & no > sign", "Fewer than &lt;5 staff &amp; no &gt; sign"),
+        ("See [the report](https://example.org/a?b=1&c=2) [2]", "See the report (example.org) [2]"),
         (
-            "See [the report](https://example.org/a?b=1&c=2) [2]",
-            "See <https://example.org/a?b=1&amp;c=2|the report> [2]",
+            "[Official NHS guidance](https://nhs.uk.evil.example/x)",
+            "Official NHS guidance (nhs.uk.evil.example)",
         ),
+        ("[click](javascript:alert(1)) here", "click here"),
+        ("[<b>x</b>](https://a.example)", "&lt;b&gt;x&lt;/b&gt; (a.example)"),
         ("## Background\n- first\n* second", "*Background*\n• first\n• second"),
         ("2 * 3 * 4 and ~~old~~", "2 * 3 * 4 and ~old~"),
         ("<script>**x**</script>", "&lt;script&gt;*x*&lt;/script&gt;"),
@@ -144,9 +147,12 @@ def test_topic_labels(topic: str, label: str) -> None:
     assert topic_label(topic) == label
 
 
-def test_source_line_links_title_and_names_publisher_and_date() -> None:
+def test_source_line_names_title_publisher_date_and_links_only_the_host() -> None:
     line = source_line(_source(3, title="Q&A <draft>", url="https://example.org/x|y"))
-    assert line == "[3] <https://example.org/x%7Cy|Q&amp;A &lt;draft&gt;> — NHS England, 15 Jan 2019"
+    assert (
+        line
+        == "[3] Q&amp;A &lt;draft&gt; — NHS England, 15 Jan 2019 · <https://example.org/x%7Cy|example.org>"
+    )
     assert source_line(_source(4, url=None, publisher=None, published=None)) == "[4] Guide 4"
 
 
@@ -735,3 +741,233 @@ def test_socket_mode_needs_an_app_token(corpus_service: AnswerService, slack_set
     handler = socket_mode_handler(corpus_service, with_token)
     assert handler.app_token == "xapp-1-test"
     assert handler.client.web_client.base_url == slack_settings.slack.api_url
+
+
+# --- hardening (issue 11, rows 8-11) ---------------------------------------------------------------
+
+
+def _claim_state(service: AnswerService, event_id: str) -> tuple[float, bool] | None:
+    """The app database's record of an event claim (read, never written, by the test)."""
+    from assistant.history import event_claims
+    from bots.slack.middleware import event_key
+
+    with service.history.engine.connect() as conn:
+        row = (
+            conn.execute(event_claims.select().where(event_claims.c.key == event_key(event_id)))
+            .mappings()
+            .first()
+        )
+    return None if row is None else (row["claimed_at"], row["done"])
+
+
+def test_event_whose_answer_failed_is_answered_when_slack_retries(
+    slack: SlackClient, fake_slack: FakeSlack, corpus_service: AnswerService
+) -> None:
+    channel, event_id = _id("C"), _id("Ev")
+    event = mention(channel, GROUNDED_QUESTION)
+    fake_slack.fail("chat.postMessage", channel=channel)  # Slack's API is down for the first delivery
+    response, _ = slack.event(event, event_id=event_id)
+    assert response.status_code == 200
+    [failed] = fake_slack.wait_for("chat.postMessage", channel=channel)
+    assert failed.status == 503
+    wait_until(lambda: _claim_state(corpus_service, event_id) is None, what="the failed claim's release")
+
+    retry_headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
+    retry, _ = slack.event(event, event_id=event_id, headers=retry_headers)
+    assert retry.status_code == 200
+    [update] = fake_slack.wait_for("chat.update", channel=channel)
+    assert _block(update.blocks, "sources") is not None
+    wait_until(lambda: (_claim_state(corpus_service, event_id) or (0, False))[1], what="the claim done")
+
+    # A further retry of the now-answered event is dropped.
+    again, _ = slack.event(event, event_id=event_id, headers={**retry_headers, "X-Slack-Retry-Num": "2"})
+    assert again.status_code == 200
+    fake_slack.assert_stays("chat.postMessage", 2, seconds=1.0, channel=channel)
+    assert len(fake_slack.calls("chat.update", channel=channel)) == 1
+
+
+def test_claim_left_by_a_dead_worker_is_taken_over_after_the_lease(
+    corpus_service: AnswerService, slack_settings: Settings, fake_slack: FakeSlack
+) -> None:
+    from bots.api import create_app
+    from bots.slack.middleware import event_key
+
+    lease = 1.0
+    settings = slack_settings.model_copy(
+        update={"slack": slack_settings.slack.model_copy(update={"claim_lease_s": lease})}
+    )
+    url, stop = _serve(create_app(corpus_service, settings))
+    try:
+        client = SlackClient(url, SignatureVerifier(SECRET))
+        channel, event_id = _id("C"), _id("Ev")
+        # Another worker claimed the event and died before answering.
+        assert corpus_service.claim_event(event_key(event_id))
+        event = mention(channel, GROUNDED_QUESTION)
+        early, _ = client.event(event, event_id=event_id, headers={"X-Slack-Retry-Num": "1"})
+        assert early.status_code == 200
+        fake_slack.assert_stays("chat.postMessage", 0, seconds=0.5, channel=channel)
+        time.sleep(lease)
+        late, _ = client.event(event, event_id=event_id, headers={"X-Slack-Retry-Num": "2"})
+        assert late.status_code == 200
+        fake_slack.wait_for("chat.update", channel=channel)
+        fake_slack.assert_stays("chat.postMessage", 1, seconds=0.5, channel=channel)
+    finally:
+        stop()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "headers", "status"),
+    [
+        ("{not json", "application/json", {}, 400),
+        ('["a list"]', "application/json", {}, 400),
+        ('{"type": "event_callback"}', "text/plain", {}, 400),
+        ('{"type": "event_callback"}', "", {}, 400),
+        ("a=%zz&&==;", "application/x-www-form-urlencoded", {}, 400),
+        ("payload=%7Bnot-json", "application/x-www-form-urlencoded", {}, 400),
+        ("payload=%5B1%5D", "application/x-www-form-urlencoded", {}, 400),
+        ("\udcff", "application/json", {}, 400),
+        ('{"type": "event_callback"}', "application/json", {"X-Slack-Request-Timestamp": "soon"}, 401),
+        ('{"type": "event_callback"}', "application/json", {"X-Slack-Request-Timestamp": ""}, 401),
+        ('{"type": "event_callback"}', "application/json", {"X-Slack-Request-Timestamp": "-5"}, 401),
+        ('{"type": "event_callback"}', "application/json", {"X-Slack-Request-Timestamp": "9" * 40}, 401),
+        ('{"type": "event_callback"}', "application/json", {"X-Slack-Signature": ""}, 401),
+    ],
+)
+def test_malformed_slack_requests_are_4xx_never_500(
+    slack: SlackClient, body: str, content_type: str, headers: dict[str, str], status: int
+) -> None:
+    raw = body.encode("utf-8", "surrogateescape")
+    ts = str(int(time.time()))
+    sent = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": slack.verifier.generate_signature(timestamp=ts, body=raw),
+        **headers,
+    }
+    response = httpx.post(slack.base_url + "/slack/events", content=raw, headers=sent, timeout=10)
+    assert response.status_code == status, response.text
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_missing_timestamp_header_is_401(slack: SlackClient) -> None:
+    response = httpx.post(
+        slack.base_url + "/slack/events", content=b"{}", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401
+
+
+def test_replayed_slash_command_is_ignored(slack: SlackClient, fake_slack: FakeSlack) -> None:
+    hook = _id("cmd")
+    fields = {
+        "team_id": TEAM,
+        "channel_id": _id("C"),
+        "user_id": USER,
+        "command": "/askpm",
+        "text": GROUNDED_QUESTION,
+        "response_url": fake_slack.response_url(hook),
+        "trigger_id": "1.2.3",
+    }
+    ts = int(time.time())
+    first, _ = slack.form(fields, timestamp=ts)
+    assert first.status_code == 200
+    assert PLACEHOLDER_TEXT in first.text
+    fake_slack.wait_for("response", where=lambda c: c.path.endswith(hook))
+    replay, _ = slack.form(fields, timestamp=ts)  # same body, timestamp and so signature
+    assert replay.status_code == 200
+    assert PLACEHOLDER_TEXT not in replay.text
+    fake_slack.assert_stays("response", 1, seconds=1.5, where=lambda c: c.path.endswith(hook))
+    # The same command sent again by the user (a new timestamp, a new signature) is answered.
+    time.sleep(1.0)
+    fresh, _ = slack.form(fields)
+    assert PLACEHOLDER_TEXT in fresh.text
+    fake_slack.wait_for("response", 2, where=lambda c: c.path.endswith(hook))
+
+
+def test_replayed_feedback_click_is_stored_once(
+    slack: SlackClient, fake_slack: FakeSlack, corpus_service: AnswerService
+) -> None:
+    asked = ask_by_mention(slack, fake_slack, GROUNDED_QUESTION)
+    message_id = _buttons(asked.update.blocks)[ACTION_FEEDBACK_DOWN]["value"]
+    hook = _id("fb")
+    payload = {
+        "type": "block_actions",
+        "user": {"id": USER, "team_id": TEAM},
+        "team": {"id": TEAM},
+        "channel": {"id": asked.channel},
+        "container": {"type": "message", "message_ts": asked.update.body["ts"], "channel_id": asked.channel},
+        "trigger_id": "1.2.3",
+        "response_url": fake_slack.response_url(hook),
+        "actions": [
+            {"type": "button", "action_id": ACTION_FEEDBACK_DOWN, "value": message_id, "action_ts": _ts()}
+        ],
+    }
+    ts = int(time.time())
+    for _ in range(3):
+        response, _ = slack.click(payload, timestamp=ts)
+        assert response.status_code == 200
+    fake_slack.wait_for("response", where=lambda c: c.path.endswith(hook))
+    fake_slack.assert_stays("response", 1, seconds=1.5, where=lambda c: c.path.endswith(hook))
+    stored = [f for f in corpus_service.feedback_list() if f.message_id == message_id]
+    assert len(stored) == 1
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "message", "subtype": "message_changed", "channel_type": "im", "message": {"text": "x"}},
+        {"type": "message", "subtype": "message_deleted", "channel_type": "im", "deleted_ts": "1.2"},
+        {"type": "message", "subtype": "bot_message", "channel_type": "im", "bot_id": "B9", "text": "hi"},
+        {"type": "message", "channel_type": "im", "bot_id": "B9", "user": "U9", "text": "hi"},
+        {"type": "message", "channel_type": "channel", "user": USER, "text": "chatter"},
+        {"type": "app_mention", "bot_id": "B9", "user": "U9", "text": f"<@{BOT_USER_ID}> loop?"},
+        {"type": "app_mention", "subtype": "message_changed", "text": f"<@{BOT_USER_ID}> edited"},
+    ],
+    ids=["changed", "deleted", "bot_message", "bot_dm", "channel", "bot_mention", "edited_mention"],
+)
+def test_edits_deletions_and_bot_messages_are_acknowledged_and_ignored(
+    slack: SlackClient, fake_slack: FakeSlack, event: dict[str, Any]
+) -> None:
+    channel = _id("D")
+    event = {**event, "channel": channel, "ts": _ts(), "event_ts": _ts()}
+    response, _ = slack.event(event)
+    assert response.status_code == 200
+    fake_slack.assert_stays("chat.postMessage", 0, seconds=0.7, channel=channel)
+    assert not fake_slack.calls(channel=channel)
+
+
+PHISH_DOC = """---
+title: Oakhurst surgery repeat prescriptions
+topic: prescribing
+publisher: Oakhurst Surgery
+published: 2025-04-01
+url: javascript:alert(document.cookie)
+---
+Repeat prescriptions at Oakhurst surgery are ready two working days after the request. Patients can
+check the Oakhurst surgery repeat prescription rules in the [official NHS guidance](https://nhs-login.evil.example/steal)
+or ask at reception <https://evil.example|NHS England> &amp; the pharmacy.
+"""
+
+
+def test_document_links_never_become_labelled_or_script_links(
+    service_factory: Callable[..., AnswerService], slack_settings: Settings, fake_slack: FakeSlack
+) -> None:
+    from bots.api import create_app
+
+    service = service_factory([("prescribing/oakhurst.md", PHISH_DOC)])
+    settings = service.settings.model_copy(update={"slack": slack_settings.slack})
+    url, stop = _serve(create_app(service, settings))
+    try:
+        client = SlackClient(url, SignatureVerifier(SECRET))
+        asked = ask_by_mention(client, fake_slack, "When are repeat prescriptions ready at Oakhurst surgery?")
+    finally:
+        stop()
+    text = _texts(asked.update.blocks) + "\n" + asked.update.body["text"]
+    assert "Oakhurst" in text, text
+    assert "javascript" not in text.lower()
+    assert "|official NHS guidance>" not in text
+    assert "|NHS England>" not in text
+    assert "<https://evil" not in text
+    assert "<https://nhs-login" not in text
+    sources = _block(asked.update.blocks, "sources")
+    assert sources is not None
+    assert all("<" not in e["text"] for e in sources["elements"]), sources

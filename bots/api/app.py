@@ -11,11 +11,14 @@ import asyncio
 from fastapi import FastAPI, Request, status
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from assistant.config import Settings
 from assistant.service import AnswerService
 from assistant.types import QuestionError, UnknownMessage
-from bots.api.limits import UploadSizeGuard
+from bots.api.errors import RequestContext, add_error_handlers, error_body
+from bots.api.guards import AuthGate, BodyLimit
+from bots.api.limits import MULTIPART_OVERHEAD, UploadSizeGuard
 from bots.api.metrics import Metrics, MetricsMiddleware
 from bots.api.ratelimit import SlidingWindowLimiter
 from bots.api.routes import admin, ask, documents, feedback, health
@@ -50,6 +53,7 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
     app.state.limiter = SlidingWindowLimiter(settings.api.rate_limit_per_minute, window_s=60.0)
+    app.state.auth_failures = SlidingWindowLimiter(settings.api.failed_auth_per_minute, window_s=60.0)
     app.state.ingest_lock = asyncio.Lock()
 
     _add_error_handlers(app)
@@ -63,21 +67,35 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
 
         app.include_router(slack_router(service, settings))
 
-    # Last added runs first: metrics see every response, including the guard's early 413s.
-    app.add_middleware(UploadSizeGuard, path=admin.UPLOAD_PATH, max_bytes=settings.api.max_upload_mb << 20)
+    # Last added runs first: the request id wraps everything; metrics see every response, including
+    # the gates' early 401/413s; credentials are checked before the body size, and both before a read.
+    upload_bytes = settings.api.max_upload_mb << 20
+    app.add_middleware(UploadSizeGuard, path=admin.UPLOAD_PATH, max_bytes=upload_bytes)
+    app.add_middleware(
+        BodyLimit,
+        default_bytes=settings.api.max_body_kb << 10,
+        per_path={admin.UPLOAD_PATH: upload_bytes + MULTIPART_OVERHEAD},
+    )
+    app.add_middleware(AuthGate, settings=settings, failures=app.state.auth_failures)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.api.trusted_proxies:
+        # Only these peers may say who the client is; everyone else's X-Forwarded-For is ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.api.trusted_proxies)
+    app.add_middleware(RequestContext)
     return app
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     """Map the service's own exceptions to HTTP, so routes never need try/except for them."""
+    add_error_handlers(app)
 
-    async def question_error(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    async def question_error(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body(request.scope, str(exc)), status_code=422)
 
-    async def unknown_message(_: Request, exc: Exception) -> JSONResponse:
+    async def unknown_message(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
-            {"detail": str(exc) or "Unknown message id."}, status_code=status.HTTP_404_NOT_FOUND
+            error_body(request.scope, str(exc) or "Unknown message id."),
+            status_code=status.HTTP_404_NOT_FOUND,
         )
 
     app.add_exception_handler(QuestionError, question_error)

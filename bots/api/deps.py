@@ -48,6 +48,10 @@ _api_key_header = APIKeyHeader(
 _admin_bearer = HTTPBearer(auto_error=False, description="PMA_API__ADMIN_TOKEN")
 
 
+API_KEY_DETAIL = "A valid API key is required in the X-API-Key header."
+ADMIN_DETAIL = "Admin routes need 'Authorization: Bearer <PMA_API__ADMIN_TOKEN>'."
+
+
 def _matches_any(candidate: str, secrets_: list[str]) -> bool:
     # Constant-time comparison against every key, so timing does not reveal how much of a key matched.
     found = False
@@ -56,17 +60,28 @@ def _matches_any(candidate: str, secrets_: list[str]) -> bool:
     return found
 
 
+def api_key_ok(keys: list[str], header: str | None) -> bool:
+    """The `X-API-Key` check shared by the route dependency and the gate in front of body parsing."""
+    return bool(header) and _matches_any(header or "", keys)
+
+
+def admin_token_ok(token: str | None, authorization: str | None) -> bool:
+    """`Authorization: Bearer <token>` (scheme case-insensitive, as HTTPBearer reads it)."""
+    scheme, _, credentials = (authorization or "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and _matches_any(credentials.strip(), [token or ""])
+
+
 async def require_api_key(
     settings: SettingsDep, api_key: Annotated[str | None, Depends(_api_key_header)]
 ) -> str | None:
     """When client keys are configured, refuse requests without a valid `X-API-Key`; return the key."""
     if not settings.api.keys:
         return None
-    if api_key and _matches_any(api_key, settings.api.keys):
+    if api_key_ok(settings.api.keys, api_key):
         return api_key
     raise HTTPException(
         status_code=status.HTTP_401_UNAUTHORIZED,
-        detail="A valid API key is required in the X-API-Key header.",
+        detail=API_KEY_DETAIL,
         headers={"WWW-Authenticate": "ApiKey"},
     )
 
@@ -75,7 +90,7 @@ ApiKeyDep = Annotated[str | None, Depends(require_api_key)]
 
 
 def client_ip(request: Request) -> str:
-    """The peer address. Behind a reverse proxy run uvicorn with --proxy-headers so this is the client."""
+    """The peer address; `X-Forwarded-For` counts only from `PMA_API__TRUSTED_PROXIES` (see `create_app`)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -104,7 +119,7 @@ async def require_admin(
     if credentials is None or not _matches_any(credentials.credentials, [token]):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="Admin routes need 'Authorization: Bearer <PMA_API__ADMIN_TOKEN>'.",
+            detail=ADMIN_DETAIL,
             headers={"WWW-Authenticate": "Bearer"},
         )
 

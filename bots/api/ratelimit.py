@@ -51,6 +51,21 @@ class SlidingWindowLimiter:
             self._prune(cutoff)
             return None
 
+    def blocked(self, key: str) -> float | None:
+        """Like `hit` but records nothing: seconds until `key` may try again, or None if it may now."""
+        if not self.enabled:
+            return None
+        now = self._clock()
+        with self._lock:
+            hits = self._hits.get(key)
+            if not hits:
+                return None
+            while hits and hits[0] <= now - self.window_s:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(hits[0] + self.window_s - now, 0.0)
+            return None
+
     def _prune(self, cutoff: float) -> None:
         # Forget idle clients now and then so memory follows active clients, not every IP ever seen.
         if len(self._hits) > 10_000:

@@ -39,12 +39,13 @@ def build_slack_app(service: AnswerService, settings: Settings) -> App:
         signing_secret=slack.signing_secret or "",
         token_verification_enabled=False,
     )
-    app.use(EventDeduplication(service))
+    app.use(EventDeduplication(service, slack.claim_lease_s))
     app.error(_log_error)
     register_listeners(app, SlackDeps(service=service, settings=settings))
     return app
 
 
 def _log_error(error: Exception, body: dict[str, Any]) -> None:
-    """Listener failures are logged with the request type; Bolt has already answered Slack."""
-    log.error("Slack listener failed on a %s request", body.get("type"), exc_info=error)
+    """Listener failures are logged with the request type and the exception's type only: a traceback's
+    messages can quote the question. Bolt has already answered Slack."""
+    log.error("Slack listener failed on a %s request: %s", body.get("type"), type(error).__name__)

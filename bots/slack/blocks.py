@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from assistant.types import Answer, Source
 
@@ -45,14 +46,35 @@ def _link_url(url: str) -> str:
     return safe.replace("&", "&amp;")
 
 
-def link(url: str | None, label: str) -> str:
-    """`<url|label>` with the label escaped, or just the escaped label when there is no URL."""
+def url_host(url: str | None) -> str | None:
+    """The host of an http(s) URL, as shown to readers (IDNA-encoded, so look-alike letters show as
+    `xn--`); None for anything else (`javascript:`, `data:`, relative paths, garbage)."""
     if not url:
-        return escape(label)
-    return f"<{_link_url(url)}|{escape(label)}>"
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
 
 
-_MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+def link(url: str | None) -> str:
+    """A document's URL as `<url|host>`: the visible text is where the link really goes, never a label
+    the document chose. Only http(s) URLs become links; anything else is dropped (empty string)."""
+    host = url_host(url)
+    if host is None or url is None:
+        return ""
+    return f"<{_link_url(url.strip())}|{escape(host)}>"
+
+
+# `[label](url)`, the URL allowed one level of parentheses (`javascript:alert(1)`, Wikipedia links).
+_MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))*)\)")
 _HEADING_RE = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _BULLET_RE = re.compile(r"^([ \t]*)[-*+][ \t]+", re.MULTILINE)
 _BOLD_RE = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
@@ -73,8 +95,9 @@ def to_mrkdwn(markdown: str) -> str:
     """Convert the service's Markdown to Slack mrkdwn.
 
     `**bold**` becomes `*bold*` (Slack's single asterisks), `*italic*` becomes `_italic_`, headings become
-    bold lines, bullets become `•`, `[label](url)` becomes `<url|label>`; `&`, `<`, `>` are escaped so a
-    question about "<5 staff" cannot turn into a broken link. Citations such as `[1]` pass through.
+    bold lines, bullets become `•`; `&`, `<`, `>` are escaped so a question about "<5 staff" cannot turn
+    into a broken link. A document's `[label](url)` becomes plain `label (host)` — never a live link
+    wearing the document's own label — and just `label` for a non-http(s) URL. Citations pass through.
     """
     text = _HEADING_RE.sub(r"**\1**", markdown)
     text = _BULLET_RE.sub(r"\1• ", text)
@@ -82,7 +105,8 @@ def to_mrkdwn(markdown: str) -> str:
     last = 0
     for m in _MD_LINK_RE.finditer(text):
         out.append(_inline(text[last : m.start()]))
-        out.append(link(m.group(2), m.group(1)))
+        host = url_host(m.group(2))
+        out.append(_inline(f"{m.group(1)} ({host})" if host else m.group(1)))
         last = m.end()
     out.append(_inline(text[last:]))
     return "".join(out).strip()
@@ -160,11 +184,15 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 
 
 def source_line(source: Source) -> str:
-    """`[n] <url|Title> — Publisher, 15 Jan 2019`: enough to judge and open a source from the message."""
-    line = f"[{source.n}] {link(source.url, source.title)}"
+    """`[n] Title — Publisher, 15 Jan 2019 · <url|example.org>`: enough to judge a source, and a link
+    whose visible text is the site it opens (titles come from documents, so they are never link text)."""
+    line = f"[{source.n}] {escape(source.title)}"
     extra = [escape(p) for p in (source.publisher, format_date(source.published)) if p]
     if extra:
         line += " — " + ", ".join(extra)
+    where = link(source.url)
+    if where:
+        line += f" · {where}"
     return line
 
 

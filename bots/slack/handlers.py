@@ -30,6 +30,7 @@ from bots.slack.blocks import (
 )
 from bots.slack.deps import SlackDeps
 from bots.slack.inbound import conversation_key, question_text
+from bots.slack.middleware import settled_claim
 
 Body = dict[str, Any]
 
@@ -45,17 +46,18 @@ def answer_mention(
 ) -> None:
     """Answer an @mention in the message's thread; the thread is the conversation, so follow-ups work."""
     thread_ts = event.get("thread_ts") or event["ts"]
-    _answer_message(
-        deps,
-        client,
-        logger,
-        text=question_text(event.get("text", ""), context.bot_user_id),
-        channel=event["channel"],
-        user=event.get("user"),
-        reply_thread_ts=thread_ts,
-        ephemeral_thread_ts=event.get("thread_ts"),
-        conversation_id=conversation_key(_team(body, event), event["channel"], thread_ts),
-    )
+    with settled_claim(deps.service, body):
+        _answer_message(
+            deps,
+            client,
+            logger,
+            text=question_text(event.get("text", ""), context.bot_user_id),
+            channel=event["channel"],
+            user=event.get("user"),
+            reply_thread_ts=thread_ts,
+            ephemeral_thread_ts=event.get("thread_ts"),
+            conversation_id=conversation_key(_team(body, event), event["channel"], thread_ts),
+        )
 
 
 def answer_direct_message(
@@ -65,22 +67,35 @@ def answer_direct_message(
     messages answer top-level and share one running conversation per DM, so "and when did that start?"
     typed as the next message still knows what "that" is."""
     thread_ts = event.get("thread_ts")
-    _answer_message(
-        deps,
-        client,
-        logger,
-        text=question_text(event.get("text", ""), context.bot_user_id),
-        channel=event["channel"],
-        user=event.get("user"),
-        reply_thread_ts=thread_ts,
-        ephemeral_thread_ts=thread_ts,
-        conversation_id=conversation_key(_team(body, event), event["channel"], thread_ts or "dm"),
-    )
+    with settled_claim(deps.service, body):
+        _answer_message(
+            deps,
+            client,
+            logger,
+            text=question_text(event.get("text", ""), context.bot_user_id),
+            channel=event["channel"],
+            user=event.get("user"),
+            reply_thread_ts=thread_ts,
+            ephemeral_thread_ts=thread_ts,
+            conversation_id=conversation_key(_team(body, event), event["channel"], thread_ts or "dm"),
+        )
+
+
+def is_from_a_person(event: Body) -> bool:
+    """Listener matcher: a new message a person wrote (not an edit, a deletion, or any bot's message)."""
+    return "subtype" not in event and "bot_id" not in event and bool(event.get("user"))
 
 
 def is_direct_message(event: Body) -> bool:
     """Listener matcher: a person's new DM to the app (not edits, deletions, or any bot's messages)."""
-    return event.get("channel_type") == "im" and "subtype" not in event and "bot_id" not in event
+    return event.get("channel_type") == "im" and is_from_a_person(event)
+
+
+def ignore_event(deps: SlackDeps, body: Body) -> None:
+    """Edits, deletions, bots' messages, channel chatter: acknowledged (so Slack does not retry) and
+    dropped; the claim is settled so a stray retry is dropped too."""
+    with settled_claim(deps.service, body):
+        return
 
 
 def _team(body: Body, event: Body) -> str | None:
@@ -252,8 +267,9 @@ def _stored_turn(deps: SlackDeps, ref: ShareRef) -> Turn | None:
 # --- App Home --------------------------------------------------------------------------------------
 
 
-def publish_home(deps: SlackDeps, event: Body, client: WebClient) -> None:
+def publish_home(deps: SlackDeps, event: Body, body: Body, client: WebClient) -> None:
     """Publish the App Home: what the library covers and how to ask (refreshed on every visit)."""
-    if event.get("tab", "home") != "home":
-        return
-    client.views_publish(user_id=event["user"], view=home_view(deps.service.topics(), deps.command))
+    with settled_claim(deps.service, body):
+        if event.get("tab", "home") != "home":
+            return
+        client.views_publish(user_id=event["user"], view=home_view(deps.service.topics(), deps.command))

@@ -22,8 +22,11 @@ from pydantic import BaseModel
 from assistant.service import AnswerService
 from assistant.types import FeedbackRecord, IngestReport, UnansweredQuestion
 from bots.api.deps import MetricsDep, ServiceDep, SettingsDep, require_admin
+from bots.api.text_guard import reject_unsafe_text
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin), Depends(reject_unsafe_text)]
+)
 
 UPLOAD_PATH = "/v1/admin/documents"
 ALLOWED_SUFFIXES = frozenset({".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"})

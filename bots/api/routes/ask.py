@@ -17,8 +17,11 @@ from pydantic import BaseModel, Field
 from assistant.types import Answer, Filters, StreamEvent
 from bots.api.deps import ChannelDep, MetricsDep, ServiceDep, rate_limit
 from bots.api.metrics import Metrics
+from bots.api.text_guard import reject_unsafe_text
 
-router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[Depends(rate_limit)])
+router = APIRouter(
+    prefix="/v1", tags=["ask"], dependencies=[Depends(rate_limit), Depends(reject_unsafe_text)]
+)
 
 MAX_QUESTION_CHARS = 2000
 

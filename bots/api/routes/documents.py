@@ -7,8 +7,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from assistant.types import DocumentInfo
 from bots.api.deps import ServiceDep, rate_limit
+from bots.api.text_guard import reject_unsafe_text
 
-router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[Depends(rate_limit)])
+router = APIRouter(
+    prefix="/v1", tags=["documents"], dependencies=[Depends(rate_limit), Depends(reject_unsafe_text)]
+)
 
 
 @router.get("/documents")

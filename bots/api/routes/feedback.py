@@ -10,8 +10,11 @@ from pydantic import BaseModel, Field
 
 from assistant.types import Conversation
 from bots.api.deps import ServiceDep, rate_limit
+from bots.api.text_guard import reject_unsafe_text
 
-router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[Depends(rate_limit)])
+router = APIRouter(
+    prefix="/v1", tags=["feedback"], dependencies=[Depends(rate_limit), Depends(reject_unsafe_text)]
+)
 
 
 class FeedbackRequest(BaseModel):
