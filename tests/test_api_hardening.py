@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from conftest import make_settings
 from fastapi.testclient import TestClient
 
+from assistant.embeddings import Embedder
 from assistant.service import AnswerService
 from bots.api import create_app
 from bots.api.access_log import scrub_query
 from bots.cli import uvicorn_options
+from ingest.indexer import Indexer
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -56,9 +59,32 @@ def assert_json_error(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
+ROTA_DOC = """---
+title: Quillfield surgery rota policy
+topic: workforce
+published: 2024-03-04
+---
+Under the Quillfield rota policy, reception staff rotate between the front desk and the telephone
+queue every two hours. The practice manager reviews the Quillfield rota policy each April.
+"""
+
+
 @pytest.fixture(scope="module")
-def client(corpus_service: AnswerService) -> TestClient:
-    return client_for(corpus_service, rate_limit_per_minute=10_000)
+def small_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> AnswerService:
+    """One small indexed document: these tests are about the front door, not about answers."""
+    base = tmp_path_factory.mktemp("hardening")
+    (base / "corpus").mkdir()
+    (base / "corpus" / "rota.md").write_text(ROTA_DOC, encoding="utf-8")
+    settings = make_settings(base / "data")
+    service = AnswerService(settings, embedder=embedder)
+    Indexer(settings, service.store).run([base / "corpus"])
+    service.warm_up()
+    return service
+
+
+@pytest.fixture(scope="module")
+def client(small_service: AnswerService) -> TestClient:
+    return client_for(small_service, rate_limit_per_minute=10_000)
 
 
 # --- row 4: lone surrogates, control characters, odd filters, a forced 500 ---------------------------
@@ -235,15 +261,15 @@ def stream_until_answered(
 
 
 @pytest.fixture(scope="module")
-def keyed_server(corpus_service: AnswerService) -> Iterator[int]:
+def keyed_server(small_service: AnswerService) -> Iterator[int]:
     settings = with_api(
-        corpus_service.settings,
+        small_service.settings,
         keys=[KEY],
         admin_token=ADMIN_TOKEN,
         rate_limit_per_minute=10_000,
         failed_auth_per_minute=10_000,
     )
-    port, stop = _serve(create_app(corpus_service, settings))
+    port, stop = _serve(create_app(small_service, settings))
     try:
         yield port
     finally:
@@ -303,11 +329,17 @@ def test_json_body_limit_is_413_and_uploads_keep_their_own_limit(
     big = client.post("/v1/ask", json={"question": "What is a PCN? " + "padding " * 1000})
     body = assert_json_error(big, 413)
     assert "4 KB" in body["detail"]
-    doc = b"---\ntitle: Larchmere parking\n---\n" + b"Staff parking at Larchmere is free. " * 3000
+    # Over 64 KB on the wire but cheap to index: the page's text is one paragraph, the rest is styling.
+    style = "".join(f".c{i} {{ color: #{i % 4096:03x}; }}\n" for i in range(4000))
+    doc = (
+        f"<html><head><title>Larchmere parking</title><style>{style}</style></head><body><article>"
+        "<h1>Larchmere staff parking</h1><p>Staff parking at Larchmere Health Centre is free and "
+        "allocated by the practice manager every January.</p></article></body></html>"
+    ).encode()
     assert len(doc) > 64 * 1024
     upload = client.post(
         "/v1/admin/documents",
-        files={"file": ("larchmere.md", doc, "text/markdown")},
+        files={"file": ("larchmere.html", doc, "text/html")},
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
     )
     assert upload.status_code == 201, upload.text
@@ -326,9 +358,9 @@ def test_validation_errors_do_not_echo_the_input(client: TestClient) -> None:
     assert len(wrong.text) < 1000
 
 
-def test_failed_auth_is_rate_limited_per_address(corpus_service: AnswerService) -> None:
+def test_failed_auth_is_rate_limited_per_address(small_service: AnswerService) -> None:
     client = client_for(
-        corpus_service, keys=[KEY], admin_token=ADMIN_TOKEN, failed_auth_per_minute=5, rate_limit_per_minute=0
+        small_service, keys=[KEY], admin_token=ADMIN_TOKEN, failed_auth_per_minute=5, rate_limit_per_minute=0
     )
     for n in range(5):
         wrong = client.post("/v1/ask", json={"question": "x"}, headers={"X-API-Key": f"guess-{n}"})
