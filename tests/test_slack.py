@@ -7,6 +7,8 @@ from a fake Web API server (`fake_slack.FakeSlack`) — no Slack, and nothing of
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import socket
 import threading
@@ -744,6 +746,52 @@ def test_socket_mode_needs_an_app_token(corpus_service: AnswerService, slack_set
 
 
 # --- hardening (issue 11, rows 8-11) ---------------------------------------------------------------
+# These run against a one-document service of their own: they are about the Slack door, not answers.
+
+ROTA_DOC = """---
+title: Quillfield surgery rota policy
+topic: workforce
+published: 2024-03-04
+url: https://example.org/quillfield/rota
+---
+Under the Quillfield rota policy, reception staff rotate between the front desk and the telephone
+queue every two hours. The practice manager reviews the Quillfield rota policy each April.
+"""
+ROTA_QUESTION = "How often do reception staff rotate under the Quillfield rota policy?"
+
+
+@pytest.fixture(scope="module")
+def small_service(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> AnswerService:
+    from conftest import make_settings
+
+    from assistant.service import AnswerService
+    from ingest.indexer import Indexer
+
+    base = tmp_path_factory.mktemp("slack-small")
+    (base / "corpus").mkdir()
+    (base / "corpus" / "rota.md").write_text(ROTA_DOC, encoding="utf-8")
+    settings = make_settings(base / "data")
+    service = AnswerService(settings, embedder=embedder)
+    Indexer(settings, service.store).run([base / "corpus"])
+    service.warm_up()
+    return service
+
+
+@pytest.fixture(scope="module")
+def small_settings(small_service: AnswerService, fake_slack: FakeSlack) -> Settings:
+    slack = SlackSettings(bot_token="xoxb-test-token", signing_secret=SECRET, api_url=fake_slack.api_url)
+    return small_service.settings.model_copy(update={"slack": slack})
+
+
+@pytest.fixture(scope="module")
+def small_slack(small_service: AnswerService, small_settings: Settings) -> Iterator[SlackClient]:
+    from bots.api import create_app
+
+    url, stop = _serve(create_app(small_service, small_settings))
+    try:
+        yield SlackClient(url, SignatureVerifier(SECRET))
+    finally:
+        stop()
 
 
 def _claim_state(service: AnswerService, event_id: str) -> tuple[float, bool] | None:
@@ -761,52 +809,53 @@ def _claim_state(service: AnswerService, event_id: str) -> tuple[float, bool] | 
 
 
 def test_event_whose_answer_failed_is_answered_when_slack_retries(
-    slack: SlackClient, fake_slack: FakeSlack, corpus_service: AnswerService
+    small_slack: SlackClient, fake_slack: FakeSlack, small_service: AnswerService
 ) -> None:
     channel, event_id = _id("C"), _id("Ev")
-    event = mention(channel, GROUNDED_QUESTION)
+    event = mention(channel, ROTA_QUESTION)
     fake_slack.fail("chat.postMessage", channel=channel)  # Slack's API is down for the first delivery
-    response, _ = slack.event(event, event_id=event_id)
+    response, _ = small_slack.event(event, event_id=event_id)
     assert response.status_code == 200
     [failed] = fake_slack.wait_for("chat.postMessage", channel=channel)
     assert failed.status == 503
-    wait_until(lambda: _claim_state(corpus_service, event_id) is None, what="the failed claim's release")
+    wait_until(lambda: _claim_state(small_service, event_id) is None, what="the failed claim's release")
 
     retry_headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
-    retry, _ = slack.event(event, event_id=event_id, headers=retry_headers)
+    retry, _ = small_slack.event(event, event_id=event_id, headers=retry_headers)
     assert retry.status_code == 200
     [update] = fake_slack.wait_for("chat.update", channel=channel)
     assert _block(update.blocks, "sources") is not None
-    wait_until(lambda: (_claim_state(corpus_service, event_id) or (0, False))[1], what="the claim done")
+    wait_until(lambda: (_claim_state(small_service, event_id) or (0, False))[1], what="the claim done")
 
     # A further retry of the now-answered event is dropped.
-    again, _ = slack.event(event, event_id=event_id, headers={**retry_headers, "X-Slack-Retry-Num": "2"})
+    retry_headers["X-Slack-Retry-Num"] = "2"
+    again, _ = small_slack.event(event, event_id=event_id, headers=retry_headers)
     assert again.status_code == 200
     fake_slack.assert_stays("chat.postMessage", 2, seconds=1.0, channel=channel)
     assert len(fake_slack.calls("chat.update", channel=channel)) == 1
 
 
 def test_claim_left_by_a_dead_worker_is_taken_over_after_the_lease(
-    corpus_service: AnswerService, slack_settings: Settings, fake_slack: FakeSlack
+    small_service: AnswerService, small_settings: Settings, fake_slack: FakeSlack
 ) -> None:
     from bots.api import create_app
     from bots.slack.middleware import event_key
 
-    lease = 1.0
-    settings = slack_settings.model_copy(
-        update={"slack": slack_settings.slack.model_copy(update={"claim_lease_s": lease})}
+    lease = 4.0
+    settings = small_settings.model_copy(
+        update={"slack": small_settings.slack.model_copy(update={"claim_lease_s": lease})}
     )
-    url, stop = _serve(create_app(corpus_service, settings))
+    url, stop = _serve(create_app(small_service, settings))
     try:
         client = SlackClient(url, SignatureVerifier(SECRET))
         channel, event_id = _id("C"), _id("Ev")
         # Another worker claimed the event and died before answering.
-        assert corpus_service.claim_event(event_key(event_id))
-        event = mention(channel, GROUNDED_QUESTION)
+        assert small_service.claim_event(event_key(event_id))
+        event = mention(channel, ROTA_QUESTION)
         early, _ = client.event(event, event_id=event_id, headers={"X-Slack-Retry-Num": "1"})
         assert early.status_code == 200
         fake_slack.assert_stays("chat.postMessage", 0, seconds=0.5, channel=channel)
-        time.sleep(lease)
+        time.sleep(lease + 0.5)
         late, _ = client.event(event, event_id=event_id, headers={"X-Slack-Retry-Num": "2"})
         assert late.status_code == 200
         fake_slack.wait_for("chat.update", channel=channel)
@@ -834,59 +883,61 @@ def test_claim_left_by_a_dead_worker_is_taken_over_after_the_lease(
     ],
 )
 def test_malformed_slack_requests_are_4xx_never_500(
-    slack: SlackClient, body: str, content_type: str, headers: dict[str, str], status: int
+    small_slack: SlackClient, body: str, content_type: str, headers: dict[str, str], status: int
 ) -> None:
     raw = body.encode("utf-8", "surrogateescape")
     ts = str(int(time.time()))
     sent = {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": slack.verifier.generate_signature(timestamp=ts, body=raw),
+        # Signed by hand: the SDK's helper cannot sign bytes that are not UTF-8.
+        "X-Slack-Signature": "v0="
+        + hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + raw, hashlib.sha256).hexdigest(),
         **headers,
     }
-    response = httpx.post(slack.base_url + "/slack/events", content=raw, headers=sent, timeout=10)
+    response = httpx.post(small_slack.base_url + "/slack/events", content=raw, headers=sent, timeout=10)
     assert response.status_code == status, response.text
     assert response.json()["request_id"] == response.headers["x-request-id"]
 
 
-def test_missing_timestamp_header_is_401(slack: SlackClient) -> None:
+def test_missing_timestamp_header_is_401(small_slack: SlackClient) -> None:
     response = httpx.post(
-        slack.base_url + "/slack/events", content=b"{}", headers={"Content-Type": "application/json"}
+        small_slack.base_url + "/slack/events", content=b"{}", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 401
 
 
-def test_replayed_slash_command_is_ignored(slack: SlackClient, fake_slack: FakeSlack) -> None:
+def test_replayed_slash_command_is_ignored(small_slack: SlackClient, fake_slack: FakeSlack) -> None:
     hook = _id("cmd")
     fields = {
         "team_id": TEAM,
         "channel_id": _id("C"),
         "user_id": USER,
         "command": "/askpm",
-        "text": GROUNDED_QUESTION,
+        "text": ROTA_QUESTION,
         "response_url": fake_slack.response_url(hook),
         "trigger_id": "1.2.3",
     }
     ts = int(time.time())
-    first, _ = slack.form(fields, timestamp=ts)
+    first, _ = small_slack.form(fields, timestamp=ts)
     assert first.status_code == 200
     assert PLACEHOLDER_TEXT in first.text
     fake_slack.wait_for("response", where=lambda c: c.path.endswith(hook))
-    replay, _ = slack.form(fields, timestamp=ts)  # same body, timestamp and so signature
+    replay, _ = small_slack.form(fields, timestamp=ts)  # same body, timestamp and so signature
     assert replay.status_code == 200
     assert PLACEHOLDER_TEXT not in replay.text
     fake_slack.assert_stays("response", 1, seconds=1.5, where=lambda c: c.path.endswith(hook))
     # The same command sent again by the user (a new timestamp, a new signature) is answered.
     time.sleep(1.0)
-    fresh, _ = slack.form(fields)
+    fresh, _ = small_slack.form(fields)
     assert PLACEHOLDER_TEXT in fresh.text
     fake_slack.wait_for("response", 2, where=lambda c: c.path.endswith(hook))
 
 
 def test_replayed_feedback_click_is_stored_once(
-    slack: SlackClient, fake_slack: FakeSlack, corpus_service: AnswerService
+    small_slack: SlackClient, fake_slack: FakeSlack, small_service: AnswerService
 ) -> None:
-    asked = ask_by_mention(slack, fake_slack, GROUNDED_QUESTION)
+    asked = ask_by_mention(small_slack, fake_slack, ROTA_QUESTION)
     message_id = _buttons(asked.update.blocks)[ACTION_FEEDBACK_DOWN]["value"]
     hook = _id("fb")
     payload = {
@@ -903,11 +954,11 @@ def test_replayed_feedback_click_is_stored_once(
     }
     ts = int(time.time())
     for _ in range(3):
-        response, _ = slack.click(payload, timestamp=ts)
+        response, _ = small_slack.click(payload, timestamp=ts)
         assert response.status_code == 200
     fake_slack.wait_for("response", where=lambda c: c.path.endswith(hook))
     fake_slack.assert_stays("response", 1, seconds=1.5, where=lambda c: c.path.endswith(hook))
-    stored = [f for f in corpus_service.feedback_list() if f.message_id == message_id]
+    stored = [f for f in small_service.feedback_list() if f.message_id == message_id]
     assert len(stored) == 1
 
 
@@ -925,11 +976,11 @@ def test_replayed_feedback_click_is_stored_once(
     ids=["changed", "deleted", "bot_message", "bot_dm", "channel", "bot_mention", "edited_mention"],
 )
 def test_edits_deletions_and_bot_messages_are_acknowledged_and_ignored(
-    slack: SlackClient, fake_slack: FakeSlack, event: dict[str, Any]
+    small_slack: SlackClient, fake_slack: FakeSlack, event: dict[str, Any]
 ) -> None:
     channel = _id("D")
     event = {**event, "channel": channel, "ts": _ts(), "event_ts": _ts()}
-    response, _ = slack.event(event)
+    response, _ = small_slack.event(event)
     assert response.status_code == 200
     fake_slack.assert_stays("chat.postMessage", 0, seconds=0.7, channel=channel)
     assert not fake_slack.calls(channel=channel)
@@ -942,23 +993,23 @@ publisher: Oakhurst Surgery
 published: 2025-04-01
 url: javascript:alert(document.cookie)
 ---
-Repeat prescriptions at Oakhurst surgery are ready two working days after the request. Patients can
-check the Oakhurst surgery repeat prescription rules in the [official NHS guidance](https://nhs-login.evil.example/steal)
-or ask at reception <https://evil.example|NHS England> &amp; the pharmacy.
+Repeat prescriptions at Oakhurst surgery take two working days to prepare, as the
+[official NHS guidance](https://nhs-login.evil.example/steal) and <https://evil.example|NHS England> explain.
 """
 
 
 def test_document_links_never_become_labelled_or_script_links(
-    service_factory: Callable[..., AnswerService], slack_settings: Settings, fake_slack: FakeSlack
+    service_factory: Callable[..., AnswerService], small_settings: Settings, fake_slack: FakeSlack
 ) -> None:
     from bots.api import create_app
 
     service = service_factory([("prescribing/oakhurst.md", PHISH_DOC)])
-    settings = service.settings.model_copy(update={"slack": slack_settings.slack})
+    settings = service.settings.model_copy(update={"slack": small_settings.slack})
     url, stop = _serve(create_app(service, settings))
     try:
         client = SlackClient(url, SignatureVerifier(SECRET))
-        asked = ask_by_mention(client, fake_slack, "When are repeat prescriptions ready at Oakhurst surgery?")
+        question = "How long do repeat prescriptions take to prepare at Oakhurst surgery?"
+        asked = ask_by_mention(client, fake_slack, question)
     finally:
         stop()
     text = _texts(asked.update.blocks) + "\n" + asked.update.body["text"]
@@ -968,6 +1019,25 @@ def test_document_links_never_become_labelled_or_script_links(
     assert "|NHS England>" not in text
     assert "<https://evil" not in text
     assert "<https://nhs-login" not in text
-    sources = _block(asked.update.blocks, "sources")
-    assert sources is not None
-    assert all("<" not in e["text"] for e in sources["elements"]), sources
+    # Whether answered or refused, nothing document-derived became a link: the only `<` left is none.
+    assert "<" not in text.replace("&lt;", ""), text
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("javascript:alert(document.cookie)", "[1] Guide 1 — NHS England, 15 Jan 2019"),
+        ("data:text/html,<script>x</script>", "[1] Guide 1 — NHS England, 15 Jan 2019"),
+        ("//evil.example/x", "[1] Guide 1 — NHS England, 15 Jan 2019"),
+        (
+            "https://www.england.nhs.uk/a>b",
+            "[1] Guide 1 — NHS England, 15 Jan 2019 · <https://www.england.nhs.uk/a%3Eb|www.england.nhs.uk>",
+        ),
+        (
+            "https://nhs.uk.evil.example/",
+            "[1] Guide 1 — NHS England, 15 Jan 2019 · <https://nhs.uk.evil.example/|nhs.uk.evil.example>",
+        ),
+    ],
+)
+def test_source_links_are_http_only_and_show_their_host(url: str, shown: str) -> None:
+    assert source_line(_source(1, url=url)) == shown

@@ -56,11 +56,14 @@ def _refusal(verifier: SignatureVerifier, request: Request, body: bytes) -> tupl
     signature = request.headers.get("x-slack-signature", "")
     if not timestamp.isdigit() or not signature:
         return 401, "Slack requests need X-Slack-Request-Timestamp (seconds) and X-Slack-Signature."
-    if not verifier.is_valid(body, timestamp, signature):
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "Slack request bodies are UTF-8."
+    if not verifier.is_valid(text, timestamp, signature):
         return 401, "Invalid or expired Slack signature."
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
-        text = body.decode("utf-8")
         if media_type == JSON_TYPE:
             if not isinstance(json.loads(text), dict):
                 return 400, "A Slack event body is a JSON object."
