@@ -21,7 +21,8 @@ from pydantic import ConfigDict
 
 from assistant.config import RetrievalSettings
 from assistant.glossary import Glossary
-from assistant.index_cache import CachedIndex, IndexCache, terms
+from assistant.index_cache import CachedIndex, IndexCache
+from assistant.text import terms
 from assistant.store import ChunkStore
 from assistant.types import Filters
 

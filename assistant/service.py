@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Literal
 
 from assistant import safety
-from assistant.answer_type import question_parts
-from assistant.compose import ExtractiveComposer
+from assistant.answering.policy import AnswerPolicy
+from assistant.answering.question import question_parts
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
 from assistant.glossary import Glossary
 from assistant.history import History
 from assistant.index_cache import IndexCache
-from assistant.retrieval import HybridSearch, RetrievalResult
+from assistant.retrieval import HybridSearch, Passage, RetrievalResult
 from assistant.store import ChunkStore, open_store
 from assistant.types import (
     Answer,
@@ -27,6 +27,8 @@ from assistant.types import (
     Filters,
     IngestReport,
     QuestionError,
+    Retrieved,
+    SearchResponse,
     Source,
     StreamEvent,
     UnansweredQuestion,
@@ -63,7 +65,6 @@ class AnswerService:
         self.glossary = glossary or Glossary.load(Path(glossary_path) if glossary_path else None)
         self.search = HybridSearch(self.store, self.cache, self.glossary, settings.retrieval)
         self.history = History(settings.app_database_url)
-        self._known_words = self.glossary.words
         self._indexer = None
 
     @classmethod
@@ -97,12 +98,12 @@ class AnswerService:
         parts = parts if len(parts) > 1 else []
         result, *searched = self.search.search_many([query, *parts], filters)
         t_compose = time.perf_counter()
-        composer = self._composer()
+        policy = self._policy()
         if parts:
             part_results = list(zip(parts, searched, strict=True))
-            composition = composer.compose_parts(clean, result, part_results, date.today())
+            composition = policy.answer_parts(clean, result, part_results, date.today())
         else:
-            composition = composer.compose(query, result, date.today(), asked=clean)
+            composition = policy.answer(clean, result, date.today())
         sources = [self._source(n, p) for n, p in enumerate(composition.cited, start=1)]
         notes = list(composition.notes)
         if report.findings:
@@ -129,6 +130,8 @@ class AnswerService:
             message_id=message_id,
             nearest_topics=composition.nearest_topics,
             timings_ms={k: round(v, 1) for k, v in timings.items()},
+            composer=composition.composer,
+            retrieved=[self._retrieved(p) for p in result.passages],
         )
 
     def stream(
@@ -155,6 +158,25 @@ class AnswerService:
         """Retrieval alone, for evaluation and benchmarks."""
         return self.search.search(question, filters, k)
 
+    def search_passages(self, query: str, k: int | None = None, filters: Filters | None = None) -> SearchResponse:
+        """The ranked passages for `query` with their features, and for each the answer policy's best
+        sentence probability (`answer_p`): why an answer was given, or not."""
+        query = self._check(query)
+        if safety.assess(query).identifiable:
+            raise QuestionError("The query holds patient-identifiable data; remove it and search again.")
+        result = self.search.search(query, filters, k)
+        judged = self._policy().judge(query, result) if result.passages else None
+        best: dict[str, float] = {}
+        for c in judged.scored if judged else []:
+            best[c.passage.id] = max(best.get(c.passage.id, 0.0), c.p)
+        passages = []
+        for p in result.passages:
+            item = self._retrieved(p)
+            if p.id in best:
+                item.features["answer_p"] = round(best[p.id], 4)
+            passages.append(item)
+        return SearchResponse(query=query, passages=passages)
+
     def _check(self, question: str) -> str:
         question = question.strip() if isinstance(question, str) else ""
         if not question:
@@ -175,11 +197,25 @@ class AnswerService:
         previous = " ".join(turns[-1][1].split()[-FOLLOW_UP_CONTEXT_WORDS:])
         return f"{previous} {question}"
 
-    def _composer(self) -> ExtractiveComposer:
-        return ExtractiveComposer(self.settings.answer, self.cache.current().titles, self._known_words)
+    def _policy(self) -> AnswerPolicy:
+        return AnswerPolicy(self.settings.answer, self.cache.current().titles, passages=self.settings.retrieval.top_k)
 
     @staticmethod
-    def _source(n: int, passage) -> Source:  # type: ignore[no-untyped-def]
+    def _retrieved(passage: Passage) -> Retrieved:
+        meta = passage.metadata
+        return Retrieved(
+            source=str(meta.get("source", "")),
+            title=str(meta.get("title") or meta.get("source")),
+            section=str(meta.get("section", "")),
+            url=meta.get("url"),
+            published=meta.get("published"),
+            score=round(float(passage.score), 4),
+            text=passage.text,
+            features={k: round(float(v), 4) for k, v in passage.features.items()},
+        )
+
+    @staticmethod
+    def _source(n: int, passage: Passage) -> Source:
         meta = passage.metadata
         return Source(
             n=n,

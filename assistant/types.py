@@ -22,6 +22,25 @@ class Source(BaseModel):
     text: str
 
 
+class Retrieved(BaseModel):
+    """A retrieved passage, cited or not, with the features that ranked it: what `search` shows and what
+    `ask --json` lists as `retrieved`, so a retrieval miss can be told from a composition miss."""
+
+    source: str
+    title: str
+    section: str = ""
+    url: str | None = None
+    published: str | None = None
+    score: float = 0.0
+    text: str
+    features: dict[str, float] = Field(default_factory=dict)
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[Retrieved]
+
+
 class Answer(BaseModel):
     """What every front door renders. `grounded=False` means a refusal or a personal-data warning."""
 
@@ -38,6 +57,10 @@ class Answer(BaseModel):
         "question was not answered and nothing of it was stored.",
     )
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    composer: str = Field(
+        "extractive", description="What wrote the text: 'extractive' (verbatim cited sentences) or another."
+    )
+    retrieved: list[Retrieved] = Field(default_factory=list)
 
 
 class Filters(BaseModel):

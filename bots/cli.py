@@ -32,12 +32,14 @@ def _service(settings: Settings) -> Any:
 
 
 def _answer_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
-    """The batch/JSON line shape: id, answer, grounded, sources, notes, timings_ms (+ ids)."""
+    """The batch/JSON line shape: id, answer, grounded, composer, sources (cited), retrieved (the top-k
+    passages, cited or not, with their features), notes, timings_ms (+ ids)."""
     out: dict[str, Any] = {} if qid is None else {"id": qid}
     out.update(
         {
             "answer": answer.answer,
             "grounded": answer.grounded,
+            "composer": answer.composer,
             "sources": [
                 {
                     "title": s.title,
@@ -50,6 +52,7 @@ def _answer_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
                 }
                 for s in answer.sources
             ],
+            "retrieved": [r.model_dump() for r in answer.retrieved],
             "notes": answer.notes,
             "timings_ms": answer.timings_ms,
             "conversation_id": answer.conversation_id,
@@ -109,14 +112,34 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    service = _service(_settings(args))
+    try:
+        response = service.search_passages(args.query, args.k)
+    except QuestionError as exc:
+        print(f"pm-assistant search: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(response.model_dump_json())
+        return 0
+    for n, p in enumerate(response.passages, start=1):
+        where = f" — {p.section}" if p.section else ""
+        features = " ".join(f"{k}={v:.3f}" for k, v in p.features.items())
+        print(f"{n}. {p.score:.3f}  {p.title}{where}  ({p.source})\n   {features}\n   {p.text[:240]}\n")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from assistant.evaluation import evaluate, load_questions
 
-    report = evaluate(_service(_settings(args)), load_questions(args.file))
+    service = _service(_settings(args))
+    reports = {path: evaluate(service, load_questions(path)) for path in args.files}
     if args.json:
-        print(json.dumps(report.as_dict()))
+        print(json.dumps({str(p): r.as_dict() for p, r in reports.items()} if len(reports) > 1 else
+                         next(iter(reports.values())).as_dict()))
         return 0
-    print(report.text())
+    for path, report in reports.items():
+        print(report.text(f"== {path} =="), end="\n\n")
     return 0
 
 
@@ -156,8 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(ask)
     ask.set_defaults(func=cmd_ask)
 
-    ev = sub.add_parser("eval", help="measure answer quality on a question set")
-    ev.add_argument("file", type=Path)
+    search = sub.add_parser("search", help="show the ranked passages for a query, with their features")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=6, help="how many passages (default 6)")
+    search.add_argument("--json", action="store_true", help='print {"query", "passages": [...]}')
+    data_dir(search)
+    search.set_defaults(func=cmd_search)
+
+    ev = sub.add_parser("eval", help="measure answer quality on question sets (e.g. the three splits)")
+    ev.add_argument("files", type=Path, nargs="+", metavar="FILE")
     ev.add_argument("--json", action="store_true")
     data_dir(ev)
     ev.set_defaults(func=cmd_eval)

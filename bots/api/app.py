@@ -18,7 +18,7 @@ from assistant.types import QuestionError, UnknownMessage
 from bots.api.limits import UploadSizeGuard
 from bots.api.metrics import Metrics, MetricsMiddleware
 from bots.api.ratelimit import SlidingWindowLimiter
-from bots.api.routes import admin, ask, documents, feedback, health
+from bots.api.routes import admin, ask, documents, feedback, health, search
 from bots.web import STATIC_DIR
 
 # The chat page may load only its own files and talk only to this server: even if a renderer bug let
@@ -53,7 +53,7 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     app.state.ingest_lock = asyncio.Lock()
 
     _add_error_handlers(app)
-    for module in (ask, feedback, documents, admin, health):
+    for module in (ask, search, feedback, documents, admin, health):
         app.include_router(module.router)
     _add_web(app)
 
