@@ -68,3 +68,19 @@ def service_factory(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
         return service
 
     return build
+
+
+EVAL_DIR = ROOT / "tests" / "eval"
+EVAL_DOCUMENTS = EVAL_DIR / "documents"
+
+
+@pytest.fixture(scope="session")
+def eval_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> AnswerService:
+    """The store the evaluation splits are about, built as `make eval-store` builds it: the shipped corpus
+    and the long-form evaluation documents, each ingested from its own folder."""
+    settings = make_settings(tmp_path_factory.mktemp("eval-data"))
+    service = AnswerService(settings, embedder=embedder)
+    report = Indexer(settings, service.store).run([CORPUS, EVAL_DOCUMENTS])
+    assert not report.failed, report.failed
+    service.warm_up()
+    return service
