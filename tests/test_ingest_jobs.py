@@ -267,6 +267,7 @@ def index_state(data_dir: Path, embedder: Embedder) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # three server starts and ~4 embedding runs; minutes on a busy 2-core box
 def test_sigkill_during_an_upload_and_a_reindex_then_restart(tmp_path: Path, embedder: Embedder) -> None:
     corpus = tmp_path / "corpus"
     (corpus / "handbook").mkdir(parents=True)
