@@ -8,7 +8,7 @@ behind their back.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -58,6 +58,17 @@ class AnswerSettings(BaseModel):
     max_source_age_days: int = 3 * 365
 
 
+class IngestSettings(BaseModel):
+    """Background ingest jobs (admin uploads and re-index): how many run at once, and how their embedding
+    is kept from slowing answers down."""
+
+    job_workers: int = Field(default=1, ge=1)
+    isolation: Literal["process", "thread"] = "process"
+    nice: int = Field(default=15, ge=0, le=19)
+    embed_batch: int = Field(default=32, ge=1)
+    pause_ms: int = Field(default=20, ge=0)
+
+
 class SlackSettings(BaseModel):
     """Slack credentials; HTTP mode needs bot token + signing secret, Socket Mode an app token."""
 
@@ -102,6 +113,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     api: APISettings = Field(default_factory=APISettings)
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from assistant import safety
 from assistant.answering.policy import AnswerPolicy
@@ -66,6 +66,7 @@ class AnswerService:
         self.search = HybridSearch(self.store, self.cache, self.glossary, settings.retrieval)
         self.history = History(settings.app_database_url)
         self._indexer = None
+        self._jobs: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerService:
@@ -290,13 +291,25 @@ class AnswerService:
             self._indexer = Indexer(self.settings, self.store)
         return self._indexer
 
-    def ingest_paths(self, paths: list[Path], root: Path | None = None) -> IngestReport:
+    def jobs(self):  # type: ignore[no-untyped-def]
+        """The background job runner (ingest.jobs) that admin uploads and re-indexes go through."""
+        from ingest.jobs import JobRunner
+
+        if self._jobs is None:
+            self._jobs = JobRunner(self)
+        return self._jobs
+
+    def ingest_paths(
+        self, paths: list[Path], root: Path | None = None, *, indexer: Any = None, progress: Any = None
+    ) -> IngestReport:
         """Index files incrementally. Uploaded files live in `uploads/`; their sources are
-        `uploads/<name>` so they never collide with the corpus's own paths."""
+        `uploads/<name>` so they never collide with the corpus's own paths. Background jobs pass their
+        own low-priority `indexer` and a `progress` (ingest.indexer.Progress)."""
         root = root or self.uploads_dir
         if root.resolve() == self.uploads_dir.resolve():
             root = self.settings.data_dir
-        return self.indexer().run_targets([(p.resolve(), root.resolve()) for p in paths])
+        targets = [(p.resolve(), root.resolve()) for p in paths]
+        return (indexer or self.indexer()).run_targets(targets, progress=progress)
 
     def delete_document(self, source: str) -> int:
         deleted = self.indexer().delete_source(source)
@@ -305,15 +318,20 @@ class AnswerService:
             upload.unlink()
         return deleted
 
-    def reindex(self) -> IngestReport:
-        indexer = self.indexer()
+    def reindex(self, *, indexer: Any = None, progress: Any = None) -> IngestReport:
+        indexer = indexer or self.indexer()
         data_dir = self.settings.data_dir.resolve()
+        roots = set(indexer.roots())
+        # uploads/ always: a file saved there whose first indexing never finished (the server was
+        # killed) is not yet a known root, and must still be found.
+        if self.uploads_dir.is_dir():
+            roots.add(data_dir)
         targets = [
             (self.uploads_dir.resolve(), data_dir) if root == data_dir else (root, root)
-            for root in indexer.roots()
+            for root in sorted(roots)
             if root.exists()
         ]
-        return indexer.run_targets(targets, prune=True)
+        return indexer.run_targets(targets, prune=True, progress=progress)
 
     def ready(self) -> dict[str, bool]:
         return {"model": self.embedder.loaded, "store": self.store.ping()}

@@ -121,7 +121,8 @@ class IngestFailure(BaseModel):
 
 
 class IngestReport(BaseModel):
-    """The `pm-ingest --json` shape (exactly these keys)."""
+    """The `pm-ingest --json` shape (exactly these keys). `repaired` counts what the reconcile pass fixed
+    (orphan chunks and sentences removed, stale records dropped, lost files indexed again)."""
 
     added: int = 0
     updated: int = 0
@@ -130,6 +131,7 @@ class IngestReport(BaseModel):
     failed: list[IngestFailure] = Field(default_factory=list)
     documents: int = 0
     chunks: int = 0
+    repaired: int = 0
 
 
 class QuestionError(ValueError):

@@ -71,7 +71,7 @@ def run_ingest(
 
 def print_report(report: IngestReport, console: Console, dry_run: bool) -> None:
     table = Table(title="Ingest report" + (" (dry run: nothing changed)" if dry_run else ""))
-    for name in ("added", "updated", "skipped", "deleted", "failed", "documents", "chunks"):
+    for name in ("added", "updated", "skipped", "deleted", "failed", "repaired", "documents", "chunks"):
         table.add_column(name, justify="right")
     table.add_row(
         *(
@@ -82,6 +82,7 @@ def print_report(report: IngestReport, console: Console, dry_run: bool) -> None:
                 report.skipped,
                 report.deleted,
                 len(report.failed),
+                report.repaired,
                 report.documents,
                 report.chunks,
             )

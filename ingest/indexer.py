@@ -201,6 +201,7 @@ class Indexer:
             report.deleted += 1
         changed = changed or bool(stale)
         repaired = self.reconcile()
+        report.repaired = sum(len(found) for found in repaired.values())
         if repaired["sources"]:
             # Sources whose chunks were lost (wholly or in part) and whose files are in this run: index
             # them again now. Their digests are the ones just read, so the next run skips them again.

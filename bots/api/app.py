@@ -6,9 +6,11 @@ so tests (and anyone embedding it) can build several independent apps in one pro
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -45,12 +47,16 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     `settings` defaults to the service's own, so both always agree unless a caller means otherwise.
     """
     settings = settings or service.settings
-    app = FastAPI(title="Practice Manager Assistant", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Practice Manager Assistant",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=_resume_jobs(service),
+    )
     app.state.service = service
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
     app.state.limiter = SlidingWindowLimiter(settings.api.rate_limit_per_minute, window_s=60.0)
-    app.state.ingest_lock = asyncio.Lock()
 
     _add_error_handlers(app)
     for module in (ask, search, feedback, documents, admin, health):
@@ -67,6 +73,19 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     app.add_middleware(UploadSizeGuard, path=admin.UPLOAD_PATH, max_bytes=settings.api.max_upload_mb << 20)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _resume_jobs(service: AnswerService) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """At start, ingest jobs a killed server left behind are marked interrupted and run again."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runner = service.jobs()
+        await run_in_threadpool(runner.recover)
+        yield
+        runner.shutdown()
+
+    return lifespan
 
 
 def _add_error_handlers(app: FastAPI) -> None:
