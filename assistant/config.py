@@ -50,6 +50,22 @@ class AnswerSettings(BaseModel):
     max_source_age_days: int = 3 * 365
 
 
+class IngestSettings(BaseModel):
+    """Limits that keep one hostile or oversized file from taking the indexer (and the server) down.
+
+    Each is checked before the expensive step it guards (YAML composing, unzipping, page extraction,
+    chunking), so a refused file costs milliseconds and fails alone with a clear reason.
+    """
+
+    max_front_matter_bytes: int = 16_384
+    max_metadata_chars: int = 1_000
+    max_docx_uncompressed_mb: int = 50
+    max_docx_members: int = 1_000
+    max_pdf_pages: int = 500
+    max_document_chars: int = 2_000_000
+    max_chunks_per_document: int = 2_000
+
+
 class SlackSettings(BaseModel):
     """Slack credentials; HTTP mode needs bot token + signing secret, Socket Mode an app token."""
 
@@ -94,6 +110,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     api: APISettings = Field(default_factory=APISettings)
 
