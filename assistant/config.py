@@ -59,14 +59,26 @@ class AnswerSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
-    """Background ingest jobs (admin uploads and re-index): how many run at once, and how their embedding
-    is kept from slowing answers down."""
+    """Background ingest jobs, and the limits that keep one hostile or oversized file from taking the
+    indexer (and the server) down.
+
+    Jobs (admin uploads and re-index): how many run at once, and how their embedding is kept from slowing
+    answers down. Limits: each is checked before the expensive step it guards (YAML composing, unzipping,
+    page extraction, chunking), so a refused file costs milliseconds and fails alone with a clear reason.
+    """
 
     job_workers: int = Field(default=1, ge=1)
     isolation: Literal["process", "thread"] = "process"
     nice: int = Field(default=15, ge=0, le=19)
     embed_batch: int = Field(default=32, ge=1)
     pause_ms: int = Field(default=20, ge=0)
+    max_front_matter_bytes: int = 16_384
+    max_metadata_chars: int = 1_000
+    max_docx_uncompressed_mb: int = 50
+    max_docx_members: int = 1_000
+    max_pdf_pages: int = 500
+    max_document_chars: int = 2_000_000
+    max_chunks_per_document: int = 2_000
 
 
 class SlackSettings(BaseModel):

@@ -95,6 +95,7 @@ class Indexer:
 
     def __init__(self, settings: Settings, store: ChunkStore) -> None:
         self.store = store
+        self.limits = settings.ingest
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         namespace = f"chroma/{store.chunks.name}"
         self.records = SQLRecordManager(namespace, db_url=settings.record_manager_url)
@@ -283,10 +284,16 @@ class Indexer:
         ready: list[_Pending] = []
         for item in pending:
             try:
-                docs = load_file(item.path, item.root)
+                docs = load_file(item.path, item.root, self.limits)
                 item.chunks = chunk_documents(docs)
                 if not item.chunks:
                     raise LoadError("no indexable text (every passage is under 10 words)")
+                limit = self.limits.max_chunks_per_document
+                if len(item.chunks) > limit:
+                    raise LoadError(
+                        f"too many chunks: {len(item.chunks):,} (limit {limit:,},"
+                        " set by PMA_INGEST__MAX_CHUNKS_PER_DOCUMENT)"
+                    )
                 ready.append(item)
             except LoadError as exc:
                 report.failed.append(IngestFailure(source=item.source, error=str(exc)))
