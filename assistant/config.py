@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -101,7 +101,13 @@ class APISettings(BaseModel):
     admin_token: str | None = None
     keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = 60
+    # `auto`: windows shared through the app database when PMA_DATABASE_URL is set (several processes),
+    # kept in memory for the data dir's SQLite (one process).
+    rate_limit_backend: Literal["auto", "memory", "database"] = "auto"
     max_upload_mb: int = 20
+    # Signs the web page's session cookie; generated and kept in the data dir when unset.
+    session_secret: SecretStr | None = None
+    session_max_age_days: int = 30
 
     @field_validator("keys", mode="before")
     @classmethod

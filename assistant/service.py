@@ -32,6 +32,7 @@ from assistant.types import (
     Source,
     StreamEvent,
     UnansweredQuestion,
+    UnknownConversation,
 )
 
 # Short questions that lean on the previous turn ("and when did that start?").
@@ -81,9 +82,14 @@ class AnswerService:
         *,
         channel: str = "api",
         user: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
+        """Answer one question for `owner` (see assistant/owners.py), continuing `conversation_id` if
+        given: UnknownConversation unless that conversation exists and is `owner`'s."""
         started = time.perf_counter()
         question = self._check(question)
+        if conversation_id is not None and not self.history.owns(conversation_id, owner):
+            raise UnknownConversation(conversation_id)
         report = safety.assess(question)
         if report.identifiable:
             return Answer(
@@ -118,6 +124,7 @@ class AnswerService:
             sources=sources,
             channel=channel,
             user=user,
+            owner=owner,
         )
         timings = dict(result.timings_ms)
         timings["compose"] = (time.perf_counter() - t_compose) * 1000
@@ -143,10 +150,11 @@ class AnswerService:
         *,
         channel: str = "api",
         user: str | None = None,
+        owner: str | None = None,
     ) -> Iterator[StreamEvent]:
         """The extractive answer is ready at once; it is streamed in word groups so every front door
         renders answers the same way an LLM composer's tokens would arrive."""
-        answer = self.answer(question, conversation_id, filters, channel=channel, user=user)
+        answer = self.answer(question, conversation_id, filters, channel=channel, user=user, owner=owner)
         words = answer.answer.split(" ")
         for start in range(0, len(words), 4):
             piece = " ".join(words[start : start + 4])
@@ -239,13 +247,26 @@ class AnswerService:
         comment: str | None = None,
         *,
         user: str | None = None,
+        owner: str | None = None,
     ) -> None:
+        """Rate a message of one of `owner`'s conversations; UnknownMessage for any other message."""
         if comment:
             comment = safety.redact(comment)
-        self.history.add_feedback(message_id, rating, comment, user)
+        self.history.add_feedback(message_id, rating, comment, user, owner=owner)
 
-    def conversation(self, conversation_id: str) -> Conversation | None:
+    def conversation(self, conversation_id: str, owner: str | None = None) -> Conversation | None:
+        """The conversation if it is `owner`'s; None when unknown or someone else's (callers can't tell)."""
+        if not self.history.owns(conversation_id, owner):
+            return None
         return self.history.conversation(conversation_id)
+
+    def open_conversation(self, conversation_id: str, owner: str | None, channel: str) -> bool:
+        """Use a caller-chosen conversation id (the CLI's batch labels); False if it is someone else's."""
+        return self.history.open_conversation(conversation_id, owner, channel)
+
+    def thread_conversation(self, thread_key: str, owner: str, channel: str = "slack") -> str:
+        """The random conversation id of `owner`'s turns in one chat thread (a Slack thread or DM)."""
+        return self.history.thread_conversation(thread_key, owner, channel)
 
     def feedback_list(self, limit: int = 200) -> list[FeedbackRecord]:
         return self.history.feedback_list(limit)

@@ -139,4 +139,9 @@ class QuestionError(ValueError):
 
 
 class UnknownMessage(LookupError):
-    """Feedback for a message id the service never issued."""
+    """Feedback for a message id the service never issued, or one in another owner's conversation."""
+
+
+class UnknownConversation(LookupError):
+    """A conversation id that does not exist or belongs to someone else: front doors answer both with
+    the same 404, so an id's existence is never revealed to a caller who does not own it."""

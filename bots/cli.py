@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
-from assistant.types import Answer, QuestionError
+from assistant.owners import LOCAL_OWNER
+from assistant.types import Answer, QuestionError, UnknownConversation
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -84,7 +85,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     service = _service(_settings(args))
     if args.question:
         try:
-            answer = service.answer(args.question, channel="cli")
+            answer = service.answer(args.question, channel="cli", owner=LOCAL_OWNER)
         except QuestionError as exc:
             print(f"pm-assistant ask: {exc}", file=sys.stderr)
             return 2
@@ -102,11 +103,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 item = json.loads(line)
                 if not isinstance(item.get("question"), str):
                     raise TypeError("'question' must be a string")
-                answer = service.answer(item["question"], item.get("conversation_id"), channel="cli")
+                conversation_id = item.get("conversation_id")
+                if conversation_id is not None:
+                    # Batch lines chain by a label of the user's choosing; the terminal owns its labels.
+                    conversation_id = str(conversation_id)
+                    if not service.open_conversation(conversation_id, LOCAL_OWNER, "cli"):
+                        raise UnknownConversation(f"conversation {conversation_id!r} is not a CLI one")
+                answer = service.answer(item["question"], conversation_id, channel="cli", owner=LOCAL_OWNER)
                 out = _answer_json(answer, item.get("id"))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, UnknownConversation) as exc:
                 out = {"id": None, "error": f"line {n}: {exc}"}
-                if isinstance(exc, QuestionError):
+                if isinstance(exc, QuestionError | UnknownConversation):
                     out["id"] = item.get("id")
             print(json.dumps(out), flush=True)  # batch output is always JSON lines
     return 0

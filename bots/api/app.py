@@ -16,11 +16,12 @@ from fastapi.staticfiles import StaticFiles
 
 from assistant.config import Settings
 from assistant.service import AnswerService
-from assistant.types import QuestionError, UnknownMessage
+from assistant.types import QuestionError, UnknownConversation, UnknownMessage
 from bots.api.limits import UploadSizeGuard
 from bots.api.metrics import Metrics, MetricsMiddleware
-from bots.api.ratelimit import SlidingWindowLimiter
+from bots.api.ratelimit import build_limiter
 from bots.api.routes import admin, ask, documents, feedback, health, search
+from bots.api.session import SessionCookieMiddleware, SessionCookies, session_secret
 from bots.web import STATIC_DIR
 
 # The chat page may load only its own files and talk only to this server: even if a renderer bug let
@@ -56,7 +57,10 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     app.state.service = service
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
-    app.state.limiter = SlidingWindowLimiter(settings.api.rate_limit_per_minute, window_s=60.0)
+    app.state.limiter = build_limiter(settings, service.history, settings.api.rate_limit_per_minute)
+    app.state.sessions = sessions = SessionCookies(
+        session_secret(settings), settings.api.session_max_age_days
+    )
 
     _add_error_handlers(app)
     for module in (ask, search, feedback, documents, admin, health):
@@ -71,6 +75,7 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
 
     # Last added runs first: metrics see every response, including the guard's early 413s.
     app.add_middleware(UploadSizeGuard, path=admin.UPLOAD_PATH, max_bytes=settings.api.max_upload_mb << 20)
+    app.add_middleware(SessionCookieMiddleware, cookies=sessions)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
@@ -99,8 +104,13 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"detail": str(exc) or "Unknown message id."}, status_code=status.HTTP_404_NOT_FOUND
         )
 
+    async def unknown_conversation(_: Request, __: Exception) -> JSONResponse:
+        # Word for word the 404 of GET /v1/conversations/{id}: unknown and not-yours must look the same.
+        return JSONResponse({"detail": "Unknown conversation."}, status_code=status.HTTP_404_NOT_FOUND)
+
     app.add_exception_handler(QuestionError, question_error)
     app.add_exception_handler(UnknownMessage, unknown_message)
+    app.add_exception_handler(UnknownConversation, unknown_conversation)
 
 
 def _add_web(app: FastAPI) -> None:

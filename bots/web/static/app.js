@@ -476,6 +476,7 @@
         try {
           const response = await fetch("/v1/feedback", {
             method: "POST",
+            credentials: "same-origin",
             headers: headers(true),
             body: JSON.stringify({ message_id: messageId, rating }),
           });
@@ -546,8 +547,10 @@
 
     let finished = false;
     try {
+      // The session cookie (HttpOnly, set by the server) is what makes this conversation ours.
       const response = await fetch("/v1/ask/stream", {
         method: "POST",
+        credentials: "same-origin",
         headers: { ...headers(true), Accept: "text/event-stream" },
         body: JSON.stringify(body),
       });
@@ -579,7 +582,10 @@
 
   async function loadTopics() {
     try {
-      const response = await fetch("/v1/documents", { headers: headers(false) });
+      const response = await fetch("/v1/documents", {
+        credentials: "same-origin",
+        headers: headers(false),
+      });
       if (!response.ok) throw await errorFrom(response);
       const documents = await response.json();
       const counts = new Map();
