@@ -18,6 +18,9 @@ class Source(BaseModel):
     published: str | None = None
     publisher: str | None = None
     topic: str | None = None
+    fetched_at: str | None = Field(
+        default=None, description="When a web page's quoted text was downloaded (ISO 8601); files have none."
+    )
     score: float = 0.0
     text: str
 
@@ -98,7 +101,8 @@ class IngestFailure(BaseModel):
 
 
 class IngestReport(BaseModel):
-    """The `pm-ingest --json` shape (exactly these keys)."""
+    """The `pm-ingest --json` shape (exactly these keys); `not_modified` counts web pages that answered
+    304 or came back with the same body, so nothing of them was parsed or embedded."""
 
     added: int = 0
     updated: int = 0
@@ -107,6 +111,7 @@ class IngestReport(BaseModel):
     failed: list[IngestFailure] = Field(default_factory=list)
     documents: int = 0
     chunks: int = 0
+    not_modified: int = 0
 
 
 class QuestionError(ValueError):

@@ -7,6 +7,8 @@ so tests (and anyone embedding it) can build several independent apps in one pro
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import FileResponse, JSONResponse
@@ -45,7 +47,9 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     `settings` defaults to the service's own, so both always agree unless a caller means otherwise.
     """
     settings = settings or service.settings
-    app = FastAPI(title="Practice Manager Assistant", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Practice Manager Assistant", version="0.1.0", description=DESCRIPTION, lifespan=_lifespan
+    )
     app.state.service = service
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
@@ -67,6 +71,18 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     app.add_middleware(UploadSizeGuard, path=admin.UPLOAD_PATH, max_bytes=settings.api.max_upload_mb << 20)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Web guidance synced on a timer while the server runs (`PMA_SYNC__INTERVAL_HOURS`, off by default)."""
+    from ingest.schedule import start_sync_schedule
+
+    stop = start_sync_schedule(app.state.service, app.state.settings)
+    try:
+        yield
+    finally:
+        stop()
 
 
 def _add_error_handlers(app: FastAPI) -> None:
