@@ -496,7 +496,16 @@ def test_reindex_reports_in_the_ingest_shape(admin_client: TestClient) -> None:
     response = admin_client.post("/v1/admin/reindex", headers=ADMIN)
     assert response.status_code == 200
     report = response.json()
-    assert set(report) == {"added", "updated", "skipped", "deleted", "failed", "documents", "chunks"}
+    assert set(report) == {
+        "added",
+        "updated",
+        "skipped",
+        "deleted",
+        "failed",
+        "documents",
+        "chunks",
+        "not_modified",
+    }
     assert report["failed"] == []
     assert report["skipped"] >= 1
 

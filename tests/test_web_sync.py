@@ -27,8 +27,10 @@ from assistant.service import AnswerService
 from assistant.store import open_store
 from assistant.types import IngestReport
 from bots.api import create_app
+from ingest.cli import main as cli_main
+from ingest.fetch import Fetched
 from ingest.indexer import Indexer
-from ingest.web import WebSource, WebSync, detect, load_sources, sync_urls
+from ingest.web import WebSource, WebSync, detect, load_fetched, load_sources, sync_urls
 
 REPORT_KEYS = {"added", "updated", "skipped", "deleted", "failed", "documents", "chunks", "not_modified"}
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
@@ -217,13 +219,11 @@ def test_a_page_back_after_one_miss_is_kept_and_a_deleted_page_is_fetched_whole(
     site.gone("/a.html")
     assert sync_urls(settings, indexer_for(settings, embedder), sources).deleted == 0
     site.resources["/a.html"] = body
+    site.clear_log()
     back = sync_urls(settings, indexer_for(settings, embedder), sources)
-    assert (back.added, back.updated, back.deleted, back.failed) == (
-        0,
-        1,
-        0,
-        [],
-    )  # fetched whole: no ETag sent
+    # Fetched whole (the 404 dropped its ETag), found to be the body already indexed: nothing embedded.
+    assert (back.added, back.updated, back.not_modified, back.deleted, back.failed) == (0, 0, 1, 0, [])
+    assert [(h.status, h.if_none_match) for h in site.log if h.path == "/a.html"] == [(200, None)]
     site.gone("/a.html")  # a single miss again: the count started over
     assert sync_urls(settings, indexer_for(settings, embedder), sources).deleted == 0
     assert set(chunk_ids(indexer_for(settings, embedder))) == {site.url("/a.html")}
@@ -275,6 +275,25 @@ def test_detect_by_magic_header_and_text() -> None:
     assert detect(b"plain words", "text/plain; charset=utf-8") == "text"
     assert detect(b"\x89PNG\r\n", "image/png") is None
     assert detect(b"PK\x03\x04 not really a zip", "application/zip") is None
+
+
+def test_the_pages_own_date_is_found_in_its_text_and_never_invented() -> None:
+    entry = WebSource(url="https://example.org/guide/leave", topic="workforce", publisher="BMA")
+    dated = html_page("Annual leave", [*sentences(16), "Page last reviewed: 12 March 2024"])
+    undated = html_page("Annual leave", sentences(16))
+    docs = load_fetched(Fetched(200, entry.url, dated.encode()), "html", entry, "2026-01-02T03:04:05+00:00")
+    assert docs[0].metadata["published"] == "2024-03-12"
+    assert {k: docs[0].metadata[k] for k in ("url", "source", "topic", "publisher", "fetched_at")} == {
+        "url": entry.url,
+        "source": entry.url,
+        "topic": "workforce",
+        "publisher": "BMA",
+        "fetched_at": "2026-01-02T03:04:05+00:00",
+    }
+    plain = load_fetched(
+        Fetched(200, entry.url, undated.encode()), "html", entry, "2026-01-02T03:04:05+00:00"
+    )
+    assert "published" not in plain[0].metadata
 
 
 def test_sitemap_index_expands_to_its_sitemaps_pages(site: Site, tmp_path: Path, embedder: Embedder) -> None:
@@ -339,48 +358,54 @@ def parse_report(stdout: str) -> dict:
     return payload
 
 
-def test_cli_url_sources_and_sync(site: Site, tmp_path: Path) -> None:
+def test_cli_url_sources_and_sync(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     site.put("/arrs.html", html_page("ARRS claims", sentences(14)))
     site.put("/missing.html", b"", status=404, etag=False)
     data = tmp_path / "data"
     url = site.url("/arrs.html")
+    listed = tmp_path / "my-sources.yml"
+    listed.write_text(f"- url: {url}\n  topic: pcn\n  publisher: NHS England\n", encoding="utf-8")
 
+    # As real processes: `pm-ingest URL... --json`, then `pm-ingest sync` from the configured file.
     first = pm_ingest(url, site.url("/missing.html"), "--data-dir", data, "--json", cwd=tmp_path, env={})
     assert first.returncode == 0, first.stderr
     payload = parse_report(first.stdout)
     assert (payload["added"], payload["not_modified"], payload["documents"]) == (1, 0, 1)
-    assert payload["failed"] == [
-        {"source": site.url("/missing.html"), "error": payload["failed"][0]["error"]}
-    ]
+    assert [f["source"] for f in payload["failed"]] == [site.url("/missing.html")]
     assert payload["failed"][0]["error"].startswith("HTTP 404")
-
-    listed = tmp_path / "my-sources.yml"
-    listed.write_text(f"- url: {url}\n  topic: pcn\n  publisher: NHS England\n", encoding="utf-8")
-    again = pm_ingest("--sources", listed, "--data-dir", data, "--json", cwd=tmp_path, env={})
-    assert again.returncode == 0, again.stderr
-    assert {k: parse_report(again.stdout)[k] for k in ("added", "updated", "not_modified")} == {
+    env = {"PMA_SYNC__SOURCES_PATH": str(listed), "PMA_DATA_DIR": str(data)}
+    synced = pm_ingest("sync", "--json", cwd=tmp_path, env=env)
+    assert synced.returncode == 0, synced.stderr
+    assert {k: parse_report(synced.stdout)[k] for k in ("added", "updated", "not_modified")} == {
         "added": 0,
         "updated": 0,
         "not_modified": 1,
     }
 
-    synced = pm_ingest(
-        "sync", "--json", cwd=tmp_path, env={"PMA_SYNC__SOURCES_PATH": str(listed), "PMA_DATA_DIR": str(data)}
-    )
-    assert synced.returncode == 0, synced.stderr
-    assert parse_report(synced.stdout)["not_modified"] == 1
-
+    # The rest in this process (each process start costs a model-free but slow torch import).
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in os.environ if k.startswith("PMA_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("PMA_SYNC__HOST_DELAY_S", "0")
+    assert cli_main(["--sources", str(listed), "--data-dir", str(data), "--json"]) == 0
+    assert parse_report(capsys.readouterr().out)["not_modified"] == 1
     site.gone("/arrs.html", status=410)
-    failing = pm_ingest(url, "--data-dir", data, "--json", cwd=tmp_path, env={})
-    assert failing.returncode == 1  # every URL failed
-    assert parse_report(failing.stdout)["failed"][0]["source"] == url
-
-    usage = pm_ingest("sync", url, cwd=tmp_path, env={})
-    assert usage.returncode == 2
-    assert "usage: pm-ingest" in usage.stderr
-    no_file = pm_ingest("sync", cwd=tmp_path, env={"PMA_SYNC__SOURCES_PATH": "nowhere.yml"})
-    assert no_file.returncode == 2
-    assert "nowhere.yml: cannot read" in no_file.stderr
+    assert cli_main([url, "--data-dir", str(data), "--json"]) == 1  # every URL failed
+    assert [f["source"] for f in parse_report(capsys.readouterr().out)["failed"]] == [url]
+    for argv, message in (
+        (["sync", url], "takes no paths"),
+        (["--json"], "give at least one PATH or URL"),
+        (["sync"], "sources.yml: cannot read"),
+        ([url, "--dry-run"], "apply to files and folders only"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            cli_main(argv)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "usage: pm-ingest" in err
+        assert message in err
 
 
 # ------------------------------------------------------------------------------ served answers
