@@ -79,11 +79,14 @@ class LoadedSource:
     documents: list[Document]
 
 
-def _ignore_spec(folder: Path) -> pathspec.GitIgnoreSpec | None:
+def _ignore_lines(folder: Path) -> list[str]:
     ignore = folder / IGNORE_FILE
-    if not ignore.is_file():
-        return None
-    return pathspec.GitIgnoreSpec.from_lines(ignore.read_text(encoding="utf-8").splitlines())
+    return ignore.read_text(encoding="utf-8").splitlines() if ignore.is_file() else []
+
+
+def _ignore_spec(folder: Path, lines: list[str] | None = None) -> pathspec.GitIgnoreSpec | None:
+    lines = _ignore_lines(folder) if lines is None else lines
+    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
 
 
 _Specs = list[tuple[Path, pathspec.GitIgnoreSpec]]
@@ -112,7 +115,15 @@ def scan(root: Path) -> list[Path]:
     root = root.resolve()
     specs: _Specs = []
     for folder in reversed(root.parents):
-        spec = _ignore_spec(folder)
+        # Patterns above the named folder apply inside it, except any that would exclude the folder
+        # itself: naming it is asking for it.
+        named = root.relative_to(folder).as_posix() + "/"
+        lines = [
+            ln
+            for ln in _ignore_lines(folder)
+            if not pathspec.GitIgnoreSpec.from_lines([ln]).check_file(named).include
+        ]
+        spec = _ignore_spec(folder, lines)
         if spec is not None:
             specs.append((folder, spec))
     found: list[Path] = []

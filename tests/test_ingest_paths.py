@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import make_settings
 from test_ingest import note, write_tree
 
@@ -70,6 +71,7 @@ def test_a_missing_path_is_reported_as_given(tmp_path: Path, embedder: Embedder,
     assert [(f.source, f.error) for f in report.failed] == [("missing/nothing.md", "no such file or folder")]
 
 
+@pytest.mark.timeout(1200)
 def test_cli_from_a_parent_folder(tmp_path: Path) -> None:
     root = project(tmp_path / "checkout")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
@@ -79,7 +81,7 @@ def test_cli_from_a_parent_folder(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
         check=False,
     )
     assert result.returncode == 0, result.stderr

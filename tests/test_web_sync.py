@@ -345,7 +345,7 @@ def pm_ingest(*args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.C
         env={**clean, "PMA_SYNC__HOST_DELAY_S": "0", **env},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
         check=False,
     )
 
@@ -358,6 +358,7 @@ def parse_report(stdout: str) -> dict:
     return payload
 
 
+@pytest.mark.timeout(1800)  # two process starts: minutes each on a loaded machine
 def test_cli_url_sources_and_sync(
     site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
