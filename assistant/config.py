@@ -118,6 +118,16 @@ class APISettings(BaseModel):
         return value
 
 
+class SyncSettings(BaseModel):
+    """Guidance fetched from the web (`pm-ingest sync`): where the list is, and how politely to fetch."""
+
+    sources_path: Path = Path("sources.yml")
+    interval_hours: float = 0.0  # `pm-assistant serve` syncs this often; 0 = never
+    host_delay_s: float = 1.0
+    max_bytes: int = 20_000_000
+    timeout_s: float = 30.0
+
+
 class Settings(BaseSettings):
     """Everything configurable, grouped as in the README's settings table."""
 
@@ -134,6 +144,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     api: APISettings = Field(default_factory=APISettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @property
     def app_database_url(self) -> str:

@@ -235,6 +235,7 @@ class AnswerService:
             published=meta.get("published"),
             publisher=meta.get("publisher"),
             topic=meta.get("topic"),
+            fetched_at=meta.get("fetched_at"),
             score=round(float(passage.score), 4),
             text=passage.text,
         )

@@ -18,6 +18,9 @@ class Source(BaseModel):
     published: str | None = None
     publisher: str | None = None
     topic: str | None = None
+    fetched_at: str | None = Field(
+        default=None, description="When a web page's quoted text was downloaded (ISO 8601); files have none."
+    )
     score: float = 0.0
     text: str
 
@@ -122,7 +125,9 @@ class IngestFailure(BaseModel):
 
 class IngestReport(BaseModel):
     """The `pm-ingest --json` shape (exactly these keys). `repaired` counts what the reconcile pass fixed
-    (orphan chunks and sentences removed, stale records dropped, lost files indexed again)."""
+    (orphan chunks and sentences removed, stale records dropped, lost files indexed again);
+    `not_modified` counts web pages that answered 304 or came back with the same body, so nothing of
+    them was parsed or embedded."""
 
     added: int = 0
     updated: int = 0
@@ -132,6 +137,7 @@ class IngestReport(BaseModel):
     documents: int = 0
     chunks: int = 0
     repaired: int = 0
+    not_modified: int = 0
 
 
 class QuestionError(ValueError):

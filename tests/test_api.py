@@ -509,6 +509,7 @@ def test_reindex_reports_in_the_ingest_shape(admin_client: TestClient) -> None:
         "documents",
         "chunks",
         "repaired",
+        "not_modified",
     }
     assert report["repaired"] == 0
     assert report["failed"] == []

@@ -52,7 +52,7 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
         title="Practice Manager Assistant",
         version="0.1.0",
         description=DESCRIPTION,
-        lifespan=_resume_jobs(service),
+        lifespan=_lifespan(service),
     )
     app.state.service = service
     app.state.settings = settings
@@ -80,15 +80,22 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     return app
 
 
-def _resume_jobs(service: AnswerService) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """At start, ingest jobs a killed server left behind are marked interrupted and run again."""
+def _lifespan(service: AnswerService) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """At start, ingest jobs a killed server left behind are marked interrupted and run again; while the
+    server runs, web guidance is synced on a timer (`PMA_SYNC__INTERVAL_HOURS`, off by default)."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from ingest.schedule import start_sync_schedule
+
         runner = service.jobs()
         await run_in_threadpool(runner.recover)
-        yield
-        runner.shutdown()
+        stop = start_sync_schedule(app.state.service, app.state.settings)
+        try:
+            yield
+        finally:
+            stop()
+            runner.shutdown()
 
     return lifespan
 

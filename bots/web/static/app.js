@@ -267,6 +267,7 @@
       if (source.section) meta.push(source.section);
       if (source.publisher) meta.push(source.publisher);
       if (source.published) meta.push(`Published ${formatDate(source.published)}`);
+      if (source.fetched_at) meta.push(`fetched ${formatDate(source.fetched_at)}`);
       if (meta.length) titleBox.appendChild(el("p", "source-meta", meta.join(" · ")));
       head.appendChild(titleBox);
       item.appendChild(head);
