@@ -38,6 +38,7 @@ class Answer(BaseModel):
         "question was not answered and nothing of it was stored.",
     )
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    composer: str = "extractive"
 
 
 class Filters(BaseModel):

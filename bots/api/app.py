@@ -18,7 +18,7 @@ from assistant.types import QuestionError, UnknownMessage
 from bots.api.limits import UploadSizeGuard
 from bots.api.metrics import Metrics, MetricsMiddleware
 from bots.api.ratelimit import SlidingWindowLimiter
-from bots.api.routes import admin, ask, documents, feedback, health
+from bots.api.routes import admin, ask, console, documents, feedback, health
 from bots.web import STATIC_DIR
 
 # The chat page may load only its own files and talk only to this server: even if a renderer bug let
@@ -53,7 +53,7 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     app.state.ingest_lock = asyncio.Lock()
 
     _add_error_handlers(app)
-    for module in (ask, feedback, documents, admin, health):
+    for module in (ask, feedback, documents, admin, console, health):
         app.include_router(module.router)
     _add_web(app)
 
@@ -90,5 +90,10 @@ def _add_web(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers=PAGE_SECURITY_HEADERS)
+
+    @app.get("/admin", include_in_schema=False)
+    async def admin_console() -> FileResponse:
+        # The page itself is public; everything it shows comes from token-protected /v1/admin/* routes.
+        return FileResponse(STATIC_DIR / "admin.html", headers=PAGE_SECURITY_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
