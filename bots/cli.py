@@ -54,6 +54,7 @@ def _answer_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
             "timings_ms": answer.timings_ms,
             "conversation_id": answer.conversation_id,
             "message_id": answer.message_id,
+            "composer": answer.composer,
         }
     )
     return out

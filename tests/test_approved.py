@@ -13,15 +13,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from conftest import CORPUS
+from conftest import CORPUS, make_settings
 from fastapi.testclient import TestClient
 
+from assistant.embeddings import Embedder
 from assistant.service import AnswerService
 from bots import cli
 from bots.api import create_app
+from ingest.indexer import Indexer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 ADMIN_TOKEN = "console-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -47,18 +49,46 @@ PARAPHRASE = "What date did ICBs take over from clinical commissioning groups?"
 NEAR_MISS = "How many integrated care boards are there in England?"
 
 
-@pytest.fixture
-def service(service_factory: Callable[..., AnswerService]) -> AnswerService:
-    docs = [(rel, (CORPUS / rel).read_text(encoding="utf-8")) for rel in NOTES]
-    return service_factory(docs)
+def corpus_docs() -> list[tuple[str, str]]:
+    return [(rel, (CORPUS / rel).read_text(encoding="utf-8")) for rel in NOTES]
 
 
-@pytest.fixture
-def client(service: AnswerService) -> TestClient:
+def admin_client(service: AnswerService) -> TestClient:
     settings = service.settings.model_copy(
         update={"api": service.settings.api.model_copy(update={"admin_token": ADMIN_TOKEN})}
     )
     return TestClient(create_app(service, settings))
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> AnswerService:
+    """One indexed copy for the tests that leave the index alone (indexing is the slow part)."""
+    base = tmp_path_factory.mktemp("approved")
+    for rel, text in corpus_docs():
+        (base / "corpus" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (base / "corpus" / rel).write_text(text, encoding="utf-8")
+    settings = make_settings(base / "data")
+    service = AnswerService(settings, embedder=embedder)
+    Indexer(settings, service.store).run([base / "corpus"])
+    return service
+
+
+@pytest.fixture
+def service(shared: AnswerService) -> Iterator[AnswerService]:
+    yield shared
+    for item in shared.approved.all():  # each test starts with no approved answers
+        shared.approved.delete(item.id)
+
+
+@pytest.fixture
+def client(service: AnswerService) -> TestClient:
+    return admin_client(service)
+
+
+@pytest.fixture
+def fresh(service_factory: Callable[..., AnswerService]) -> AnswerService:
+    """A private index and history, for tests that change the index or read every stored question."""
+    return service_factory(corpus_docs())
 
 
 def approve(client: TestClient, **changes: object) -> dict:
@@ -199,7 +229,7 @@ def run_cli(service: AnswerService, *args: str, monkeypatch: pytest.MonkeyPatch)
 def test_export_import_round_trip(
     client: TestClient,
     service: AnswerService,
-    service_factory: Callable[..., AnswerService],
+    fresh: AnswerService,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -218,8 +248,7 @@ def test_export_import_round_trip(
     }
 
     # Into another installation with the same corpus: same answers, byte-identical export.
-    docs = [(rel, (CORPUS / rel).read_text(encoding="utf-8")) for rel in NOTES]
-    other = service_factory(docs)
+    other = fresh
     assert run_cli(other, "answers", "import", str(exported), monkeypatch=monkeypatch) == 0
     assert other.approved.export_yaml() == text
     # Importing again upserts by id: nothing doubles.
@@ -239,10 +268,11 @@ def test_export_import_round_trip(
     assert other.approved.export_yaml() == before
 
 
-def test_approved_answers_survive_a_reindex(client: TestClient, service: AnswerService) -> None:
+def test_approved_answers_survive_a_reindex(fresh: AnswerService) -> None:
+    client = admin_client(fresh)
     approve(client)
     # Edit a cited note so the reindex really rewrites its chunks, then reindex through the API.
-    note = service.corpus_dir / ICB_NOTE  # type: ignore[attr-defined]
+    note = fresh.corpus_dir / ICB_NOTE  # type: ignore[attr-defined]
     note.write_text(note.read_text(encoding="utf-8") + "\nICBs publish a joint forward plan each year.\n")
     report = client.post("/v1/admin/reindex", headers=ADMIN)
     assert report.status_code == 200
@@ -252,7 +282,8 @@ def test_approved_answers_survive_a_reindex(client: TestClient, service: AnswerS
     assert [s["source"] for s in body["sources"]] == [ICB_NOTE, CCG_NOTE]
 
 
-def test_an_answer_citing_a_deleted_document_is_not_served(client: TestClient) -> None:
+def test_an_answer_citing_a_deleted_document_is_not_served(fresh: AnswerService) -> None:
+    client = admin_client(fresh)
     approve(client)
     assert client.delete(f"/v1/admin/documents/{CCG_NOTE}", headers=ADMIN).status_code == 200
     listed = client.get("/v1/admin/answers", headers=ADMIN).json()
@@ -263,7 +294,8 @@ def test_an_answer_citing_a_deleted_document_is_not_served(client: TestClient) -
 # --- gaps --------------------------------------------------------------------------------------------
 
 
-def test_gaps_group_refusals_and_thumbs_down(client: TestClient) -> None:
+def test_gaps_group_refusals_and_thumbs_down(fresh: AnswerService) -> None:
+    client = admin_client(fresh)
     refused = [
         "What is the best recipe for sourdough bread?",
         "what is the best recipe for sourdough bread?",
