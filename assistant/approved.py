@@ -344,39 +344,40 @@ class ApprovedAnswers:
         return added, updated
 
     # --- matching and serving --------------------------------------------------------------------
-    def _entries(self) -> tuple[np.ndarray, list[ApprovedAnswer]]:
+    def _entries(self) -> tuple[np.ndarray, list[ApprovedAnswer], list[str]]:
         with self.engine.connect() as conn:
             count, latest = conn.execute(
                 sa.select(sa.func.count(), sa.func.max(approved_answers.c.updated_at))
             ).one()
         signature = (int(count), latest)
         if signature == self._signature:
-            return self._matrix, self._owners
+            return self._matrix, self._owners, self._kinds
         with self._lock:
             if signature != self._signature:
                 live = self.all(include_retired=False)
                 texts = [t for a in live for t in (a.question, *a.paraphrases)]
                 owners = [a for a in live for _ in (a.question, *a.paraphrases)]
-                self._kinds = [asked_kind(t) for t in texts]
+                kinds = [asked_kind(t) for t in texts]
                 missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
                 if missing:
                     self._vectors.update(zip(missing, self.embedder.encode(missing), strict=True))
                 self._vectors = {t: self._vectors[t] for t in texts}  # drop texts no longer used
                 dim = self.embedder.dimension if not texts else len(self._vectors[texts[0]])
                 matrix = np.asarray([self._vectors[t] for t in texts], dtype=np.float32).reshape(-1, dim)
-                self._matrix, self._owners, self._signature = matrix, owners, signature
-        return self._matrix, self._owners
+                self._matrix, self._owners, self._kinds = matrix, owners, kinds
+                self._signature = signature
+        return self._matrix, self._owners, self._kinds
 
     def match(self, question: str, vector: np.ndarray | None = None) -> ApprovedMatch | None:
         """The live approved answer whose question or paraphrase, wanting the same kind of answer, is most
         similar to `question`, if that similarity reaches `approved_min_similarity`."""
-        matrix, owners = self._entries()
+        matrix, owners, kinds = self._entries()
         if not owners:
             return None
         if vector is None:
             vector = self.embedder.encode([question])[0]
         kind = asked_kind(question)
-        sims = np.where([k == kind for k in self._kinds[: len(owners)]], matrix @ vector, -1.0)
+        sims = np.where([k == kind for k in kinds], matrix @ vector, -1.0)
         best = int(np.argmax(sims))
         if float(sims[best]) < self.settings.approved_min_similarity:
             return None

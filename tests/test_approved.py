@@ -1,7 +1,7 @@
 """Approved answers and the gaps report, through the real HTTP API (FastAPI TestClient), the real model,
 a real embedded Chroma and the real CLI; nothing of our own is mocked.
 
-A small copy of the shipped corpus (three commissioning notes) keeps each test's index private: approved
+A small copy of the shipped corpus (two commissioning notes) keeps each test's index private: approved
 answers change what /v1/ask returns, so they must never leak into the shared corpus service.
 """
 
@@ -27,12 +27,8 @@ if TYPE_CHECKING:
 
 ADMIN_TOKEN = "console-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-NOTES = [
-    "commissioning/integrated-care-boards.md",
-    "commissioning/clinical-commissioning-groups.md",
-    "commissioning/practice-based-commissioning.md",
-]
-ICB_NOTE, CCG_NOTE, PBC_NOTE = NOTES
+NOTES = ["commissioning/integrated-care-boards.md", "commissioning/clinical-commissioning-groups.md"]
+ICB_NOTE, CCG_NOTE = NOTES
 
 APPROVED = {
     "question": "When did integrated care boards replace CCGs?",
@@ -235,7 +231,7 @@ def test_export_import_round_trip(
 ) -> None:
     first = approve(client)
     approve(
-        client, question="What replaced practice-based commissioning?", sources=[PBC_NOTE], paraphrases=[]
+        client, question="What replaced practice-based commissioning?", sources=[ICB_NOTE], paraphrases=[]
     )
     client.delete(f"/v1/admin/answers/{first['id']}", headers=ADMIN)  # retired ones travel too
     exported = tmp_path / "approved.yml"

@@ -10,6 +10,7 @@ document title and in a user's comment stays text. Screenshots go to tests/artif
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,8 @@ DROPPED_TXT = (
     "Lindenbrook visitor parking. Visitors to Lindenbrook Health Centre park in the north car park, and the "
     "reception team issues a visitor permit that must be shown on the dashboard at all times."
 )
+# Reviewed recently, so not due (the shared rota note has no review date and was published in 2024).
+FRESH_ROTA_DOC = ROTA_DOC.replace("published: 2024-03-04", f"published: 2024-03-04\nreviewed: {date.today()}")
 GAP_QUESTION = "What is the best recipe for sourdough bread with rye flour?"
 APPROVED_TEXT = "The library does not cover baking; ask the practice's wellbeing lead [1]."
 
@@ -69,7 +72,7 @@ APPROVED_TEXT = "The library does not cover baking; ask the practice's wellbeing
 @pytest.fixture
 def console_service(service_factory: Callable[..., AnswerService]) -> AnswerService:
     return service_factory(
-        [("handbook/quillfield-rota.md", ROTA_DOC), ("handbook/staff-handbook.md", XSS_DOC)]
+        [("handbook/quillfield-rota.md", FRESH_ROTA_DOC), ("handbook/staff-handbook.md", XSS_DOC)]
     )
 
 
