@@ -254,7 +254,7 @@ def test_console_sends_the_token_only_as_a_header(
 ) -> None:
     page, seen = page_factory()
     requests: list[Any] = []
-    page.on("request", requests.append)
+    page.on("request", lambda request: requests.append(request))
     page.goto(f"{console_url}/admin")
     page.get_by_label("Admin token").fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
