@@ -56,6 +56,16 @@ class AnswerSettings(BaseModel):
     max_sentences: int = 3
     partial_sentences: int = 2
     max_source_age_days: int = 3 * 365
+    # Calibrated by benchmarks/approved_threshold.py on tests/eval/approved_pairs.jsonl (see README).
+    approved_min_similarity: float = 0.78
+    # Refused / thumbs-down questions this similar are one gap in GET /v1/admin/gaps.
+    gap_group_similarity: float = 0.75
+
+
+class CorpusSettings(BaseModel):
+    """How the maintainers' console judges the library: notes not reviewed for this long are due."""
+
+    review_months: int = 12
 
 
 class IngestSettings(BaseModel):
@@ -142,6 +152,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    corpus: CorpusSettings = Field(default_factory=CorpusSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     api: APISettings = Field(default_factory=APISettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)

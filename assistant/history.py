@@ -376,3 +376,34 @@ def _dialect_insert(engine: sa.Engine):  # type: ignore[no-untyped-def]
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    def gap_rows(self, limit: int) -> list[dict[str, str | None]]:
+        """The newest refused questions and thumbs-down questions, with the answer given and any
+        comment: the raw material of the gaps report (`assistant.gaps`)."""
+        refused = (
+            sa.select(
+                messages.c.question,
+                messages.c.answer,
+                messages.c.created_at,
+                sa.null().label("comment"),
+                sa.literal("refused").label("kind"),
+            )
+            .where(messages.c.grounded.is_(False))
+            .order_by(messages.c.seq.desc())
+            .limit(limit)
+        )
+        disliked = (
+            sa.select(
+                messages.c.question,
+                messages.c.answer,
+                feedback.c.created_at,
+                feedback.c.comment,
+                sa.literal("down").label("kind"),
+            )
+            .join(messages, messages.c.id == feedback.c.message_id)
+            .where(feedback.c.rating == "down")
+            .order_by(feedback.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(r) for q in (refused, disliked) for r in conn.execute(q).mappings()]
+        return rows

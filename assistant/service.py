@@ -12,8 +12,11 @@ from typing import Any, Literal
 from assistant import safety
 from assistant.answering.policy import AnswerPolicy
 from assistant.answering.question import question_parts
+from assistant.approved import ApprovedAnswers
+from assistant.catalogue import CatalogueEntry, build_catalogue
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
+from assistant.gaps import GapGroup, group_gaps
 from assistant.glossary import Glossary
 from assistant.history import History
 from assistant.index_cache import IndexCache
@@ -66,6 +69,9 @@ class AnswerService:
         self.glossary = glossary or Glossary.load(Path(glossary_path) if glossary_path else None)
         self.search = HybridSearch(self.store, self.cache, self.glossary, settings.retrieval)
         self.history = History(settings.app_database_url)
+        self.approved = ApprovedAnswers(
+            self.history.engine, self.embedder, self.cache, settings.answer, settings.corpus.review_months
+        )
         self._indexer = None
         self._jobs: Any = None
 
@@ -100,6 +106,9 @@ class AnswerService:
             )
         # Lesser personal data (an email, a lone postcode) is redacted before anything is stored.
         clean = safety.redact(question, report.findings) if report.findings else question
+        approved = self.approved.serve(clean)
+        if approved is not None:
+            return self._record(approved, clean, conversation_id, channel, user, report.kinds, started)
         query = self._retrieval_query(clean, conversation_id)
         parts = question_parts(clean)
         parts = parts if len(parts) > 1 else []
@@ -141,6 +150,32 @@ class AnswerService:
             composer=composition.composer,
             retrieved=[self._retrieved(p) for p in result.passages],
         )
+
+    def _record(
+        self,
+        answer: Answer,
+        question: str,
+        conversation_id: str | None,
+        channel: str,
+        user: str | None,
+        redacted: list[str],
+        started: float,
+    ) -> Answer:
+        """Store a turn answered without the composer (an approved answer) like any other."""
+        if redacted:
+            answer.notes.insert(0, f"Personal details ({', '.join(redacted)}) were removed before storing.")
+        answer.conversation_id, answer.message_id = self.history.add_turn(
+            conversation_id,
+            question=question,
+            retrieval_query=question,
+            answer=answer.answer,
+            grounded=answer.grounded,
+            sources=answer.sources,
+            channel=channel,
+            user=user,
+        )
+        answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
+        return answer
 
     def stream(
         self,
@@ -275,6 +310,11 @@ class AnswerService:
     def unanswered(self, limit: int = 100) -> list[UnansweredQuestion]:
         return self.history.unanswered(limit)
 
+    def gaps(self, limit: int = 500) -> list[GapGroup]:
+        """Refused and thumbs-down questions grouped by similarity, most frequent first."""
+        rows = self.history.gap_rows(limit)
+        return group_gaps(rows, self.embedder, self.settings.answer.gap_group_similarity)
+
     def claim_event(self, key: str) -> bool:
         return self.history.claim(key)
 
@@ -295,6 +335,12 @@ class AnswerService:
                 chunks=1,
             )
         return sorted(docs.values(), key=lambda d: (d.topic or "~", d.title))
+
+    def catalogue(self) -> list[CatalogueEntry]:
+        """Documents as the maintainers' console lists them: review and supersession flags, last sync."""
+        metadatas = self.cache.current().metadatas
+        review_months = self.settings.corpus.review_months
+        return build_catalogue(metadatas, review_months, date.today(), self.indexer().indexed_at())
 
     def topics(self) -> dict[str, int]:
         counts: dict[str, int] = {}

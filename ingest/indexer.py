@@ -337,6 +337,18 @@ class Indexer:
             self.store.bump_generation()
         return len(keys)
 
+    def indexed_at(self) -> dict[str, float]:
+        """When each source's chunks were last written (the record manager's timestamps, epoch s)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT group_id, MAX(updated_at) FROM upsertion_record "
+                    "WHERE namespace = :ns GROUP BY group_id"
+                ),
+                {"ns": self._namespace},
+            ).all()
+        return {str(g): float(t) for g, t in rows if g is not None}
+
     def roots(self) -> list[Path]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(ingested_files.c.root).distinct()).all()

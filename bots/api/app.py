@@ -20,7 +20,7 @@ from assistant.types import QuestionError, UnknownConversation, UnknownMessage
 from bots.api.limits import UploadSizeGuard
 from bots.api.metrics import Metrics, MetricsMiddleware
 from bots.api.ratelimit import build_limiter
-from bots.api.routes import admin, ask, documents, feedback, health, search
+from bots.api.routes import admin, ask, console, documents, feedback, health, search
 from bots.api.session import SessionCookieMiddleware, SessionCookies, session_secret
 from bots.web import STATIC_DIR
 
@@ -63,7 +63,7 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     )
 
     _add_error_handlers(app)
-    for module in (ask, search, feedback, documents, admin, health):
+    for module in (ask, search, feedback, documents, admin, console, health):
         app.include_router(module.router)
     _add_web(app)
 
@@ -126,5 +126,10 @@ def _add_web(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers=PAGE_SECURITY_HEADERS)
+
+    @app.get("/admin", include_in_schema=False)
+    async def admin_console() -> FileResponse:
+        # The page itself is public; everything it shows comes from token-protected /v1/admin/* routes.
+        return FileResponse(STATIC_DIR / "admin.html", headers=PAGE_SECURITY_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -376,6 +376,11 @@
       body.appendChild(warning);
     } else {
       if (!answer.grounded) item.classList.add("msg-refusal");
+      if (answer.composer === "approved") {
+        // A maintainer wrote and approved this answer; the note below says who and when.
+        item.classList.add("msg-approved");
+        body.appendChild(el("p", "approved-badge", "Approved answer"));
+      }
       body.appendChild(renderMarkdown(answer.answer, cite));
     }
 
