@@ -38,7 +38,7 @@ from assistant.retrieval import RetrievalResult
 
 EVAL_DIR = Path("tests/eval")
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
-THRESHOLDS = tuple(round(t, 3) for t in np.arange(0.05, 0.951, 0.025))
+THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.05, 0.951, 0.025))
 EXTRA_P = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MAX_FALSE_REFUSALS = 0.05
 FOLDS = 5
