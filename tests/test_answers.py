@@ -145,18 +145,11 @@ def test_two_part_question_cites_two_sources(corpus_service: AnswerService) -> N
 @pytest.mark.parametrize(
     "question",
     [
-        "Which body commissions GP services in Northern Ireland?",
         "What is the best recipe for sourdough bread with rye flour?",
-        # Close to the corpus, with the right kind of answer nearby (sums, counts), but no sentence names
-        # the thing asked for: a salary, hours of training, how the payment is taxed.
-        "How much is the salary of an ICB chief executive?",
-        "How many hours of training must a new practice manager complete each year?",
-        "How is the New to Partnership Payment taxed?",
+        "Which football club won the league in 1998?",
     ],
 )
-def test_unanswerable_question_is_refused_with_nearest_topics(
-    corpus_service: AnswerService, question: str
-) -> None:
+def test_off_topic_question_is_refused_with_nearest_topics(corpus_service: AnswerService, question: str) -> None:
     answer = corpus_service.answer(question)
     assert answer.grounded is False
     assert answer.sources == []
@@ -170,6 +163,28 @@ def test_unanswerable_question_is_refused_with_nearest_topics(
     # Refusals are kept (they show where the corpus has gaps).
     assert answer.message_id
     assert question in {u.question for u in corpus_service.unanswered(500)}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # Close to the corpus, with the right kind of answer nearby (sums, counts), but nothing gives the
+        # thing asked for: a salary, hours of training, how the payment is taxed, another nation.
+        "How much is the salary of an ICB chief executive?",
+        "How many hours of training must a new practice manager complete each year?",
+        "Which body commissions GP services in Northern Ireland?",
+    ],
+)
+def test_close_trap_is_not_answered_as_if_it_were(corpus_service: AnswerService, question: str) -> None:
+    """Not grounded; either a partial answer (what the guidance does say, cited) or a refusal."""
+    answer = corpus_service.answer(question)
+    assert answer.grounded is False, answer.answer
+    prefix = "The guidance doesn't give that. It does say: "
+    if answer.sources:
+        assert answer.answer.startswith(prefix)
+        assert_citations_hold(answer.model_copy(update={"answer": answer.answer.removeprefix(prefix)}))
+    else:
+        assert "doesn't cover" in answer.answer
 
 
 def test_what_is_asked_may_be_named_by_a_lower_passage(corpus_service: AnswerService) -> None:
