@@ -108,7 +108,7 @@ class AnswerService:
         clean = safety.redact(question, report.findings) if report.findings else question
         approved = self.approved.serve(clean)
         if approved is not None:
-            return self._record(approved, clean, conversation_id, channel, user, report.kinds, started)
+            return self._record(approved, clean, conversation_id, channel, user, owner, report.kinds, started)
         query = self._retrieval_query(clean, conversation_id)
         parts = question_parts(clean)
         parts = parts if len(parts) > 1 else []
@@ -158,6 +158,7 @@ class AnswerService:
         conversation_id: str | None,
         channel: str,
         user: str | None,
+        owner: str | None,
         redacted: list[str],
         started: float,
     ) -> Answer:
@@ -173,6 +174,7 @@ class AnswerService:
             sources=answer.sources,
             channel=channel,
             user=user,
+            owner=owner,
         )
         answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
         return answer

@@ -129,7 +129,9 @@ class AnswerPolicy:
 
     def _decline(self, judged: Judgement, today: date) -> Composition:
         if judged.scored and judged.support >= self.settings.min_support:
-            selection = self._select(judged, self.settings.partial_sentences, self.settings.max_words // 2)
+            selection = self.composer.select(
+                judged.scored, self.settings.partial_sentences, self.settings.max_words // 2, by_topic=True
+            )
             return self.composer.partial(judged.question, selection, today, judged.probability)
         reason = "no passages" if not judged.scored else "off the topics the documents cover"
         return self.composer.refusal(judged.question, judged.result, judged.probability, reason)
