@@ -22,8 +22,8 @@ from pydantic import ConfigDict
 from assistant.config import RetrievalSettings
 from assistant.glossary import Glossary
 from assistant.index_cache import CachedIndex, IndexCache
-from assistant.text import terms
 from assistant.store import ChunkStore
+from assistant.text import terms
 from assistant.types import Filters
 
 # Rescoring weights (measured on the evaluation set; see module docstring).

@@ -204,7 +204,9 @@ class AnswerService:
         """Retrieval alone, for evaluation and benchmarks."""
         return self.search.search(question, filters, k)
 
-    def search_passages(self, query: str, k: int | None = None, filters: Filters | None = None) -> SearchResponse:
+    def search_passages(
+        self, query: str, k: int | None = None, filters: Filters | None = None
+    ) -> SearchResponse:
         """The ranked passages for `query` with their features, and for each the answer policy's best
         sentence probability (`answer_p`): why an answer was given, or not."""
         query = self._check(query)
@@ -244,7 +246,9 @@ class AnswerService:
         return f"{previous} {question}"
 
     def _policy(self) -> AnswerPolicy:
-        return AnswerPolicy(self.settings.answer, self.cache.current().titles, passages=self.settings.retrieval.top_k)
+        return AnswerPolicy(
+            self.settings.answer, self.cache.current().titles, passages=self.settings.retrieval.top_k
+        )
 
     @staticmethod
     def _retrieved(passage: Passage) -> Retrieved:

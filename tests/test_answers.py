@@ -149,7 +149,9 @@ def test_two_part_question_cites_two_sources(corpus_service: AnswerService) -> N
         "Which football club won the league in 1998?",
     ],
 )
-def test_off_topic_question_is_refused_with_nearest_topics(corpus_service: AnswerService, question: str) -> None:
+def test_off_topic_question_is_refused_with_nearest_topics(
+    corpus_service: AnswerService, question: str
+) -> None:
     answer = corpus_service.answer(question)
     assert answer.grounded is False
     assert answer.sources == []

@@ -97,6 +97,11 @@ def test_every_evaluation_document_is_indexed_without_furniture(eval_service: An
 
 
 def test_splits_are_disjoint_by_document() -> None:
-    docs = {name: {q["doc"] for q in load_questions(EVAL_DIR / f"{name}.jsonl")} for name in ("train", "dev", "test")}
-    assert not (docs["train"] & docs["dev"]) and not (docs["train"] & docs["test"]) and not (docs["dev"] & docs["test"])
+    docs = {
+        name: {q["doc"] for q in load_questions(EVAL_DIR / f"{name}.jsonl")}
+        for name in ("train", "dev", "test")
+    }
+    assert not (docs["train"] & docs["dev"])
+    assert not (docs["train"] & docs["test"])
+    assert not (docs["dev"] & docs["test"])
     assert all(docs.values())

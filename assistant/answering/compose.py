@@ -158,7 +158,8 @@ class ExtractiveComposer:
                 if not checked or (today - checked).days <= self.settings.max_source_age_days:
                     continue
                 note = (
-                    f'"{title}" was last checked on {checked.isoformat()}; the position may have changed since.'
+                    f'"{title}" was last checked on {checked.isoformat()}; '
+                    "the position may have changed since."
                 )
             if note not in notes:
                 notes.append(note)

@@ -97,10 +97,13 @@ class AnswerPolicy:
         today: date | None = None,
     ) -> Composition:
         """A two-part question: each part judged and answered from its own retrieval, one set of citations."""
-        return self.compose(self.judge(asked, whole), [self.judge(part, result) for part, result in parts], today)
+        return self.compose(
+            self.judge(asked, whole), [self.judge(part, result) for part, result in parts], today
+        )
 
     def compose(self, whole: Judgement, parts: list[Judgement], today: date | None = None) -> Composition:
-        """Decide and write the answer from judgements already made (training reuses them across thresholds)."""
+        """Decide and write the answer from judgements already made; training reuses them across the
+        thresholds it tries."""
         today = today or date.today()
         if not parts:
             if self.answers(whole):
