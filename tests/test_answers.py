@@ -122,7 +122,10 @@ def test_known_question_gets_the_right_sentence_and_citation(corpus_service: Ans
 
 
 @pytest.mark.xfail(
-    reason="known gap (issue 10 note): the learned answerability model declines one part of this two-part question",
+    reason=(
+        "known gap (issue 10 note): the learned answerability model declines one part of "
+        "this two-part question"
+    ),
     strict=False,
 )
 def test_two_part_question_cites_two_sources(corpus_service: AnswerService) -> None:
@@ -194,7 +197,10 @@ def test_close_trap_is_not_answered_as_if_it_were(corpus_service: AnswerService,
 
 
 @pytest.mark.xfail(
-    reason="known gap (issue 10 note): the learned sentence scorer prefers the top passage's sentence to the lower passage that names the thing asked for",
+    reason=(
+        "known gap (issue 10 note): the learned sentence scorer prefers the top passage's "
+        "sentence to the lower passage that names the thing asked for"
+    ),
     strict=False,
 )
 def test_what_is_asked_may_be_named_by_a_lower_passage(corpus_service: AnswerService) -> None:
@@ -350,7 +356,10 @@ MAX_AGE_DAYS = 365
 
 
 @pytest.mark.xfail(
-    reason="known gap (issue 10 note): on this three-sentence corpus the answerability model gives a partial answer, not a grounded one",
+    reason=(
+        "known gap (issue 10 note): on this three-sentence corpus the answerability model "
+        "gives a partial answer, not a grounded one"
+    ),
     strict=False,
 )
 def test_old_sources_get_an_age_note(service_factory: Callable[..., AnswerService]) -> None:
