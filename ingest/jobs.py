@@ -353,9 +353,10 @@ class JobRunner:
                 else:
                     report = self.service.reindex(indexer=self._job_indexer(), progress=writer.hooks())
             writer.write(force=True)
-            self.table.update(job_id, status="done", report=report.model_dump_json())
+            # Reported before the job reads as done, so whoever waits on it sees the counts already.
             if on_report:
                 on_report(report)
+            self.table.update(job_id, status="done", report=report.model_dump_json())
             # Rebuild the lexical index and sentence matrix here, not in the next question's request.
             self.service.cache.current()
         except JobFailed as exc:

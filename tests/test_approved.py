@@ -118,7 +118,7 @@ def test_exact_question_gets_the_approved_answer_with_real_citations(
         f"Approved answer by {APPROVED['approved_by']} on {created['approved_at']} (review by 2027-06-30)."
     )
     # Stored like any other turn, so feedback and conversations work on it.
-    turns = service.conversation(body["conversation_id"])
+    turns = service.history.conversation(body["conversation_id"])
     assert turns is not None
     assert turns.turns[-1].answer == APPROVED["answer"]
     assert (
