@@ -373,6 +373,13 @@ class AnswerService:
             self._jobs = JobRunner(self)
         return self._jobs
 
+    def stop_jobs(self) -> None:
+        """Stop the job runner with the server that started it; a later server (tests build several
+        over one service) gets a fresh one rather than a shut-down pool."""
+        if self._jobs is not None:
+            self._jobs.shutdown()
+            self._jobs = None
+
     def ingest_paths(
         self, paths: list[Path], root: Path | None = None, *, indexer: Any = None, progress: Any = None
     ) -> IngestReport:
