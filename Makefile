@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run ingest serve test test-fast lint format eval bench clean
+.PHONY: setup run ingest serve test test-fast lint format eval eval-store train splits bench clean
+EVAL_DATA := var/eval
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,8 +44,22 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-eval: setup
-	$(BIN)/pm-assistant eval tests/eval/questions.jsonl
+# The store the evaluation questions are about: the corpus and the long-form test documents.
+eval-store: setup
+	$(BIN)/pm-ingest corpus tests/eval/documents --data-dir $(EVAL_DATA)
+
+# Deal the question pool into train / dev / test by document (tests/eval/README.md).
+splits: setup
+	$(BIN)/python tests/eval/make_splits.py
+
+# Refit the sentence scorer and answerability model on train, choose thresholds on dev.
+train: eval-store
+	$(BIN)/python -m assistant.answering.train --data-dir $(EVAL_DATA)
+
+# Quality per split, kind and style, with the naive composer beside it. The test split is for the end
+# of a piece of work: never tune on what it prints.
+eval: eval-store
+	$(BIN)/pm-assistant eval tests/eval/train.jsonl tests/eval/dev.jsonl tests/eval/test.jsonl --data-dir $(EVAL_DATA)
 
 bench: setup
 	$(BIN)/python benchmarks/ingest.py

@@ -10,34 +10,19 @@ takes microseconds where a Chroma `get` of the same vectors took hundreds of mil
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import threading
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import bm25s
 import numpy as np
-import Stemmer
 import torch
 
 from assistant.store import ChunkStore
-
-_TOKEN = re.compile(r"[a-z0-9]+(?:[./'][a-z0-9]+)*")
-_STOP = frozenset(bm25s.stopwords.STOPWORDS_EN) | {"what", "which", "who", "when", "how", "does", "did"}
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-def terms(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, stemmed terms; numbers such as 2024/25 and 2.916 stay whole."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOP]
-    return _stemmer().stemWords(words)
+from assistant.text import terms, tokens
 
 
 @dataclass
@@ -90,6 +75,21 @@ class CachedIndex:
         return best
 
     @cached_property
+    def idf(self) -> dict[str, float]:
+        """Inverse document frequency of each term over chunks (BM25's form), so that overlap with a rare
+        term ("fundholding") counts for more than with one in every chunk ("practice")."""
+        df: dict[str, int] = {}
+        for body, head in zip(self.body_terms, self.head_terms, strict=True):
+            for term in body | head:
+                df[term] = df.get(term, 0) + 1
+        n = len(self.ids)
+        return {t: float(np.log((n - d + 0.5) / (d + 0.5) + 1.0)) for t, d in df.items()}
+
+    def idf_of(self, term: str) -> float:
+        """A term no chunk holds is as rare as can be."""
+        return self.idf.get(term, float(np.log(len(self.ids) + 1.5)))
+
+    @cached_property
     def _segments(self) -> tuple[np.ndarray, np.ndarray]:
         """Chunks that have sentences, and the first row of each one's sentences."""
         spans = np.asarray(self.spans, dtype=np.intp).reshape(-1, 2)
@@ -116,7 +116,7 @@ def _spans(owner: np.ndarray, n_chunks: int) -> list[tuple[int, int]]:
 def _vocabulary(texts: list[str], metadatas: list[dict[str, Any]]) -> frozenset[str]:
     words: set[str] = set()
     for text, meta in zip(texts, metadatas, strict=True):
-        words.update(_TOKEN.findall(f"{meta.get('title', '')} {text}".lower()))
+        words.update(tokens(f"{meta.get('title', '')} {text}"))
     return frozenset(words)
 
 

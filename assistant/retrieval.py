@@ -21,8 +21,9 @@ from pydantic import ConfigDict
 
 from assistant.config import RetrievalSettings
 from assistant.glossary import Glossary
-from assistant.index_cache import CachedIndex, IndexCache, terms
+from assistant.index_cache import CachedIndex, IndexCache
 from assistant.store import ChunkStore
+from assistant.text import terms
 from assistant.types import Filters
 
 # Rescoring weights (measured on the evaluation set; see module docstring).

@@ -7,17 +7,20 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from assistant import safety
-from assistant.answer_type import question_parts
-from assistant.compose import ExtractiveComposer
+from assistant.answering.policy import AnswerPolicy
+from assistant.answering.question import question_parts
+from assistant.approved import ApprovedAnswers
+from assistant.catalogue import CatalogueEntry, build_catalogue
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
+from assistant.gaps import GapGroup, group_gaps
 from assistant.glossary import Glossary
 from assistant.history import History
 from assistant.index_cache import IndexCache
-from assistant.retrieval import HybridSearch, RetrievalResult
+from assistant.retrieval import HybridSearch, Passage, RetrievalResult
 from assistant.store import ChunkStore, open_store
 from assistant.types import (
     Answer,
@@ -27,9 +30,12 @@ from assistant.types import (
     Filters,
     IngestReport,
     QuestionError,
+    Retrieved,
+    SearchResponse,
     Source,
     StreamEvent,
     UnansweredQuestion,
+    UnknownConversation,
 )
 
 # Short questions that lean on the previous turn ("and when did that start?").
@@ -63,8 +69,11 @@ class AnswerService:
         self.glossary = glossary or Glossary.load(Path(glossary_path) if glossary_path else None)
         self.search = HybridSearch(self.store, self.cache, self.glossary, settings.retrieval)
         self.history = History(settings.app_database_url)
-        self._known_words = self.glossary.words
+        self.approved = ApprovedAnswers(
+            self.history.engine, self.embedder, self.cache, settings.answer, settings.corpus.review_months
+        )
         self._indexer = None
+        self._jobs: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerService:
@@ -79,9 +88,14 @@ class AnswerService:
         *,
         channel: str = "api",
         user: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
+        """Answer one question for `owner` (see assistant/owners.py), continuing `conversation_id` if
+        given: UnknownConversation unless that conversation exists and is `owner`'s."""
         started = time.perf_counter()
         question = self._check(question)
+        if conversation_id is not None and not self.history.owns(conversation_id, owner):
+            raise UnknownConversation(conversation_id)
         report = safety.assess(question)
         if report.identifiable:
             return Answer(
@@ -92,17 +106,20 @@ class AnswerService:
             )
         # Lesser personal data (an email, a lone postcode) is redacted before anything is stored.
         clean = safety.redact(question, report.findings) if report.findings else question
+        approved = self.approved.serve(clean)
+        if approved is not None:
+            return self._record(approved, clean, conversation_id, channel, user, owner, report.kinds, started)
         query = self._retrieval_query(clean, conversation_id)
         parts = question_parts(clean)
         parts = parts if len(parts) > 1 else []
         result, *searched = self.search.search_many([query, *parts], filters)
         t_compose = time.perf_counter()
-        composer = self._composer()
+        policy = self._policy()
         if parts:
             part_results = list(zip(parts, searched, strict=True))
-            composition = composer.compose_parts(clean, result, part_results, date.today())
+            composition = policy.answer_parts(clean, result, part_results, date.today())
         else:
-            composition = composer.compose(query, result, date.today(), asked=clean)
+            composition = policy.answer(clean, result, date.today())
         sources = [self._source(n, p) for n, p in enumerate(composition.cited, start=1)]
         notes = list(composition.notes)
         if report.findings:
@@ -116,6 +133,7 @@ class AnswerService:
             sources=sources,
             channel=channel,
             user=user,
+            owner=owner,
         )
         timings = dict(result.timings_ms)
         timings["compose"] = (time.perf_counter() - t_compose) * 1000
@@ -129,7 +147,37 @@ class AnswerService:
             message_id=message_id,
             nearest_topics=composition.nearest_topics,
             timings_ms={k: round(v, 1) for k, v in timings.items()},
+            composer=composition.composer,
+            retrieved=[self._retrieved(p) for p in result.passages],
         )
+
+    def _record(
+        self,
+        answer: Answer,
+        question: str,
+        conversation_id: str | None,
+        channel: str,
+        user: str | None,
+        owner: str | None,
+        redacted: list[str],
+        started: float,
+    ) -> Answer:
+        """Store a turn answered without the composer (an approved answer) like any other."""
+        if redacted:
+            answer.notes.insert(0, f"Personal details ({', '.join(redacted)}) were removed before storing.")
+        answer.conversation_id, answer.message_id = self.history.add_turn(
+            conversation_id,
+            question=question,
+            retrieval_query=question,
+            answer=answer.answer,
+            grounded=answer.grounded,
+            sources=answer.sources,
+            channel=channel,
+            user=user,
+            owner=owner,
+        )
+        answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
+        return answer
 
     def stream(
         self,
@@ -139,10 +187,11 @@ class AnswerService:
         *,
         channel: str = "api",
         user: str | None = None,
+        owner: str | None = None,
     ) -> Iterator[StreamEvent]:
         """The extractive answer is ready at once; it is streamed in word groups so every front door
         renders answers the same way an LLM composer's tokens would arrive."""
-        answer = self.answer(question, conversation_id, filters, channel=channel, user=user)
+        answer = self.answer(question, conversation_id, filters, channel=channel, user=user, owner=owner)
         words = answer.answer.split(" ")
         for start in range(0, len(words), 4):
             piece = " ".join(words[start : start + 4])
@@ -154,6 +203,27 @@ class AnswerService:
     ) -> RetrievalResult:
         """Retrieval alone, for evaluation and benchmarks."""
         return self.search.search(question, filters, k)
+
+    def search_passages(
+        self, query: str, k: int | None = None, filters: Filters | None = None
+    ) -> SearchResponse:
+        """The ranked passages for `query` with their features, and for each the answer policy's best
+        sentence probability (`answer_p`): why an answer was given, or not."""
+        query = self._check(query)
+        if safety.assess(query).identifiable:
+            raise QuestionError("The query holds patient-identifiable data; remove it and search again.")
+        result = self.search.search(query, filters, k)
+        judged = self._policy().judge(query, result) if result.passages else None
+        best: dict[str, float] = {}
+        for c in judged.scored if judged else []:
+            best[c.passage.id] = max(best.get(c.passage.id, 0.0), c.p)
+        passages = []
+        for p in result.passages:
+            item = self._retrieved(p)
+            if p.id in best:
+                item.features["answer_p"] = round(best[p.id], 4)
+            passages.append(item)
+        return SearchResponse(query=query, passages=passages)
 
     def _check(self, question: str) -> str:
         question = question.strip() if isinstance(question, str) else ""
@@ -175,11 +245,27 @@ class AnswerService:
         previous = " ".join(turns[-1][1].split()[-FOLLOW_UP_CONTEXT_WORDS:])
         return f"{previous} {question}"
 
-    def _composer(self) -> ExtractiveComposer:
-        return ExtractiveComposer(self.settings.answer, self.cache.current().titles, self._known_words)
+    def _policy(self) -> AnswerPolicy:
+        return AnswerPolicy(
+            self.settings.answer, self.cache.current().titles, passages=self.settings.retrieval.top_k
+        )
 
     @staticmethod
-    def _source(n: int, passage) -> Source:  # type: ignore[no-untyped-def]
+    def _retrieved(passage: Passage) -> Retrieved:
+        meta = passage.metadata
+        return Retrieved(
+            source=str(meta.get("source", "")),
+            title=str(meta.get("title") or meta.get("source")),
+            section=str(meta.get("section", "")),
+            url=meta.get("url"),
+            published=meta.get("published"),
+            score=round(float(passage.score), 4),
+            text=passage.text,
+            features={k: round(float(v), 4) for k, v in passage.features.items()},
+        )
+
+    @staticmethod
+    def _source(n: int, passage: Passage) -> Source:
         meta = passage.metadata
         return Source(
             n=n,
@@ -190,6 +276,7 @@ class AnswerService:
             published=meta.get("published"),
             publisher=meta.get("publisher"),
             topic=meta.get("topic"),
+            fetched_at=meta.get("fetched_at"),
             score=round(float(passage.score), 4),
             text=passage.text,
         )
@@ -202,19 +289,37 @@ class AnswerService:
         comment: str | None = None,
         *,
         user: str | None = None,
+        owner: str | None = None,
     ) -> None:
+        """Rate a message of one of `owner`'s conversations; UnknownMessage for any other message."""
         if comment:
             comment = safety.redact(comment)
-        self.history.add_feedback(message_id, rating, comment, user)
+        self.history.add_feedback(message_id, rating, comment, user, owner=owner)
 
-    def conversation(self, conversation_id: str) -> Conversation | None:
+    def conversation(self, conversation_id: str, owner: str | None = None) -> Conversation | None:
+        """The conversation if it is `owner`'s; None when unknown or someone else's (callers can't tell)."""
+        if not self.history.owns(conversation_id, owner):
+            return None
         return self.history.conversation(conversation_id)
+
+    def open_conversation(self, conversation_id: str, owner: str | None, channel: str) -> bool:
+        """Use a caller-chosen conversation id (the CLI's batch labels); False if it is someone else's."""
+        return self.history.open_conversation(conversation_id, owner, channel)
+
+    def thread_conversation(self, thread_key: str, owner: str, channel: str = "slack") -> str:
+        """The random conversation id of `owner`'s turns in one chat thread (a Slack thread or DM)."""
+        return self.history.thread_conversation(thread_key, owner, channel)
 
     def feedback_list(self, limit: int = 200) -> list[FeedbackRecord]:
         return self.history.feedback_list(limit)
 
     def unanswered(self, limit: int = 100) -> list[UnansweredQuestion]:
         return self.history.unanswered(limit)
+
+    def gaps(self, limit: int = 500) -> list[GapGroup]:
+        """Refused and thumbs-down questions grouped by similarity, most frequent first."""
+        rows = self.history.gap_rows(limit)
+        return group_gaps(rows, self.embedder, self.settings.answer.gap_group_similarity)
 
     def claim_event(self, key: str, lease_s: float | None = None, *, done: bool = False) -> bool:
         return self.history.claim(key, lease_s, done=done)
@@ -243,6 +348,12 @@ class AnswerService:
             )
         return sorted(docs.values(), key=lambda d: (d.topic or "~", d.title))
 
+    def catalogue(self) -> list[CatalogueEntry]:
+        """Documents as the maintainers' console lists them: review and supersession flags, last sync."""
+        metadatas = self.cache.current().metadatas
+        review_months = self.settings.corpus.review_months
+        return build_catalogue(metadatas, review_months, date.today(), self.indexer().indexed_at())
+
     def topics(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for doc in self.documents():
@@ -260,13 +371,32 @@ class AnswerService:
             self._indexer = Indexer(self.settings, self.store)
         return self._indexer
 
-    def ingest_paths(self, paths: list[Path], root: Path | None = None) -> IngestReport:
+    def jobs(self):  # type: ignore[no-untyped-def]
+        """The background job runner (ingest.jobs) that admin uploads and re-indexes go through."""
+        from ingest.jobs import JobRunner
+
+        if self._jobs is None:
+            self._jobs = JobRunner(self)
+        return self._jobs
+
+    def stop_jobs(self) -> None:
+        """Stop the job runner with the server that started it; a later server (tests build several
+        over one service) gets a fresh one rather than a shut-down pool."""
+        if self._jobs is not None:
+            self._jobs.shutdown()
+            self._jobs = None
+
+    def ingest_paths(
+        self, paths: list[Path], root: Path | None = None, *, indexer: Any = None, progress: Any = None
+    ) -> IngestReport:
         """Index files incrementally. Uploaded files live in `uploads/`; their sources are
-        `uploads/<name>` so they never collide with the corpus's own paths."""
+        `uploads/<name>` so they never collide with the corpus's own paths. Background jobs pass their
+        own low-priority `indexer` and a `progress` (ingest.indexer.Progress)."""
         root = root or self.uploads_dir
         if root.resolve() == self.uploads_dir.resolve():
             root = self.settings.data_dir
-        return self.indexer().run_targets([(p.resolve(), root.resolve()) for p in paths])
+        targets = [(p.resolve(), root.resolve()) for p in paths]
+        return (indexer or self.indexer()).run_targets(targets, progress=progress)
 
     def delete_document(self, source: str) -> int:
         deleted = self.indexer().delete_source(source)
@@ -275,15 +405,20 @@ class AnswerService:
             upload.unlink()
         return deleted
 
-    def reindex(self) -> IngestReport:
-        indexer = self.indexer()
+    def reindex(self, *, indexer: Any = None, progress: Any = None) -> IngestReport:
+        indexer = indexer or self.indexer()
         data_dir = self.settings.data_dir.resolve()
+        roots = set(indexer.roots())
+        # uploads/ always: a file saved there whose first indexing never finished (the server was
+        # killed) is not yet a known root, and must still be found.
+        if self.uploads_dir.is_dir():
+            roots.add(data_dir)
         targets = [
             (self.uploads_dir.resolve(), data_dir) if root == data_dir else (root, root)
-            for root in indexer.roots()
+            for root in sorted(roots)
             if root.exists()
         ]
-        return indexer.run_targets(targets, prune=True)
+        return indexer.run_targets(targets, prune=True, progress=progress)
 
     def ready(self) -> dict[str, bool]:
         return {"model": self.embedder.loaded, "store": self.store.ping()}

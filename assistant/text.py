@@ -1,7 +1,8 @@
-"""Sentence splitting shared by ingest (sentence vectors) and the composer (sentence choice).
+"""The one tokenizer, stemmer and sentence splitter that ingest, retrieval and answering share.
 
 Both sides must split identically: sentence `i` of a chunk at query time is the sentence whose vector
-was stored as `<chunk id>:<i>` at ingest.
+was stored as `<chunk id>:<i>` at ingest; and BM25, term overlap and the answer features must see the
+same terms, or a feature fitted on one tokenisation is read on another.
 """
 
 from __future__ import annotations
@@ -10,9 +11,42 @@ import re
 from functools import lru_cache
 from itertools import pairwise
 
+import bm25s
 import pysbd
+import Stemmer
 
 _WS = re.compile(r"\s+")
+_TOKEN = re.compile(r"[a-z0-9]+(?:[./'][a-z0-9]+)*")
+_STOP = frozenset(bm25s.stopwords.STOPWORDS_EN) | {"what", "which", "who", "when", "how", "does", "did"}
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words; numbers such as 2024/25 and 2.916 stay whole."""
+    return _TOKEN.findall(text.lower())
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, stemmed terms: what BM25, term overlap and coverage count."""
+    return _stemmer().stemWords([w for w in tokens(text) if w not in _STOP])
+
+
+def singular(word: str) -> str:
+    """A plural noun's singular, by English spelling rules alone; unlike a stem it keeps the word's own
+    form, so "allowance" and "allowed" stay apart."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 
 

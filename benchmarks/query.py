@@ -60,12 +60,12 @@ if str(ROOT) not in sys.path[:1]:
     sys.path.insert(0, str(ROOT))
     sys.modules.pop("benchmarks", None)
 
-from assistant.answer_type import question_parts  # noqa: E402
+from assistant.answering.question import question_parts  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.embeddings import Embedder, get_embedder  # noqa: E402
 from assistant.evaluation import load_questions, percentile  # noqa: E402
-from assistant.index_cache import terms  # noqa: E402
 from assistant.service import AnswerService  # noqa: E402
+from assistant.text import terms  # noqa: E402
 from benchmarks import filler  # noqa: E402
 from ingest.chunking import chunk_documents  # noqa: E402
 from ingest.indexer import Indexer, Progress, scan  # noqa: E402
@@ -479,12 +479,13 @@ PROFILED = [
     ("    CachedIndex.best_per_chunk", "assistant/index_cache.py", "best_per_chunk"),
     ("    numpy argsort", "numpy/_core/fromnumeric.py", "argsort"),
     ("    HybridSearch._rescore", "assistant/retrieval.py", "_rescore"),
-    ("      index_cache.terms", "assistant/index_cache.py", "terms"),
+    ("      text.terms", "assistant/text.py", "terms"),
     ("  safety.assess", "assistant/safety.py", "assess"),
-    ("  answer_type.question_parts", "assistant/answer_type.py", "question_parts"),
-    ("  AnswerService._composer", "assistant/service.py", "_composer"),
-    ("  ExtractiveComposer.compose", "assistant/compose.py", "compose"),
-    ("  ExtractiveComposer.compose_parts", "assistant/compose.py", "compose_parts"),
+    ("  question.question_parts", "assistant/answering/question.py", "question_parts"),
+    ("  AnswerService._policy", "assistant/service.py", "_policy"),
+    ("  AnswerPolicy.judge (features + models)", "assistant/answering/policy.py", "judge"),
+    ("  AnswerPolicy.answer", "assistant/answering/policy.py", "answer"),
+    ("  AnswerPolicy.answer_parts", "assistant/answering/policy.py", "answer_parts"),
     ("  History.add_turn (SQLite)", "assistant/history.py", "add_turn"),
 ]
 
@@ -571,10 +572,10 @@ def step_breakdown(service: AnswerService, questions: list[dict]) -> dict[str, f
             ),
         )
         result = search.search(question)
-        composer = step("AnswerService._composer() (titles of all chunks)", service._composer)
+        policy = step("AnswerService._policy() (titles of all chunks)", service._policy)
         step(
-            "ExtractiveComposer.compose",
-            lambda c=composer, r=result, qq=question: c.compose(qq, r, date.today(), asked=qq),
+            "AnswerPolicy.answer (features, models, composer)",
+            lambda c=policy, r=result, qq=question: c.answer(qq, r, date.today()),
         )
         step(
             "History.add_turn (SQLite write)",

@@ -7,9 +7,9 @@ middleware looks at `Content-Length` up front; the route still checks the real f
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bots.api.errors import send_json_error
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for multipart boundaries and part headers on top of the file itself."""
@@ -27,21 +27,11 @@ class UploadSizeGuard:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
             length = dict(scope["headers"]).get(b"content-length")
             if length is None:
-                await _json(send, 411, "Uploads need a Content-Length header.")
+                await send_json_error(scope, send, 411, "Uploads need a Content-Length header.")
                 return
             if not length.isdigit() or int(length) > self.max_bytes:
-                await _json(send, 413, "File is larger than the upload limit (PMA_API__MAX_UPLOAD_MB).")
+                await send_json_error(
+                    scope, send, 413, "File is larger than the upload limit (PMA_API__MAX_UPLOAD_MB)."
+                )
                 return
         await self.app(scope, receive, send)
-
-
-async def _json(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

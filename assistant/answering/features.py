@@ -1,0 +1,200 @@
+"""Generic features of candidate sentences and of a question's best candidates.
+
+Each candidate is one sentence of the top passages. Its features say how close it is to the question
+(dense similarity of the sentence and of its passage, BM25 and IDF-weighted term overlap), whether it
+holds what the question asks for (the kind of answer; the words of the wh-phrase, in their own form or a
+related one; the years the question gives), and where it sits (passage rank, position, heading). None
+names a topic or a question: the fitted models in `models/` weigh them, and `train.py` refits them.
+
+The feature lists are part of the model files: a model is refused on load if its names differ.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.answering.question import Reading
+from assistant.answering.shapes import any_number, has_shape
+from assistant.index_cache import CachedIndex
+from assistant.retrieval import Passage, RetrievalResult
+from assistant.text import leans_back, singular, terms, tokens
+
+SENTENCE_FEATURES: tuple[str, ...] = (
+    "sim",
+    "sim_margin",
+    "passage_sim",
+    "passage_score",
+    "passage_rank_inv",
+    "passage_bm25",
+    "overlap",
+    "idf_overlap",
+    "head_overlap",
+    "has_focus",
+    "focus_exact",
+    "focus_stem",
+    "focus_passage",
+    "kind_expected",
+    "kind_present",
+    "kind_absent",
+    "year_present",
+    "year_absent",
+    "names_missing",
+    "first_in_passage",
+    "length",
+    "leans_back",
+    "has_number",
+)
+
+ANSWERABLE_FEATURES: tuple[str, ...] = (
+    "best_p",
+    "second_p",
+    "best_sim",
+    "best_passage_score",
+    "best_idf_overlap",
+    "idf_coverage",
+    "has_focus",
+    "focus_exact_best",
+    "focus_exact_any",
+    "focus_stem_any",
+    "focus_passage_any",
+    "kind_expected",
+    "kind_in_best",
+    "kind_in_top",
+    "years_expected",
+    "years_present",
+    "names_missing",
+    "yes_no",
+)
+
+
+@dataclass
+class Candidate:
+    """One sentence of a retrieved passage, with its features and (once scored) its probability of
+    holding the answer."""
+
+    pn: int
+    sn: int
+    passage: Passage
+    x: np.ndarray
+    p: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.passage.sentences[self.sn]
+
+    def feature(self, name: str) -> float:
+        return float(self.x[SENTENCE_FEATURES.index(name)])
+
+
+def _weighted(part: set[str], whole: list[str], idf: CachedIndex) -> float:
+    total = sum(idf.idf_of(t) for t in whole)
+    return sum(idf.idf_of(t) for t in whole if t in part) / total if total else 0.0
+
+
+def _singulars(text: str) -> set[str]:
+    return {singular(w) for w in tokens(text)}
+
+
+def candidates(reading: Reading, result: RetrievalResult, passages: int, given: str = "") -> list[Candidate]:
+    """Every sentence of the first `passages` passages, with its features. `given` is text whose names
+    are no answer to "who" (the question and its glossary expansion)."""
+    index = result.index
+    if index is None:
+        raise ValueError("retrieval result carries no index")
+    query = list(dict.fromkeys(result.query_terms))
+    query_set = set(query)
+    focus = [singular(w) for w in reading.focus]
+    focus_stems = set(terms(" ".join(reading.focus)))
+    top = result.passages[:passages]
+    best_sim = max((s for p in top for s in p.sentence_scores), default=0.0)
+    best_bm25 = max((p.features.get("bm25", 0.0) for p in top), default=0.0) or 1.0
+    given = given or reading.question
+    out: list[Candidate] = []
+    for pn, passage in enumerate(top):
+        meta = passage.metadata
+        heading = f"{meta.get('title', '')} {meta.get('section', '')}"
+        head_terms = set(terms(heading))
+        head_words = _singulars(heading)
+        passage_words = passage.terms
+        lower_text = f"{heading} {passage.text}".lower()
+        names_missing = (
+            sum(1 for n in reading.names if n.lower() not in lower_text) / len(reading.names)
+            if reading.names
+            else 0.0
+        )
+        focus_passage = len(focus_stems & passage_words) / len(focus_stems) if focus_stems else 0.0
+        common = [
+            float(passage.features.get("chunk", 0.0)),
+            float(passage.score),
+            1.0 / (pn + 1),
+            float(passage.features.get("bm25", 0.0)) / best_bm25,
+        ]
+        for sn, (sentence, sim) in enumerate(zip(passage.sentences, passage.sentence_scores, strict=True)):
+            sentence_terms = set(terms(sentence))
+            words = _singulars(sentence) | head_words
+            typed = has_shape(sentence, reading.kind, given)
+            dated = bool(reading.years) and all(y in sentence for y in reading.years)
+            x = [
+                sim,
+                sim - best_sim,
+                *common,
+                len(query_set & sentence_terms) / len(query_set) if query_set else 0.0,
+                _weighted(sentence_terms, query, index),
+                _weighted(head_terms, query, index),
+                1.0 if focus else 0.0,
+                sum(1 for f in focus if f in words) / len(focus) if focus else 0.0,
+                len(focus_stems & (sentence_terms | head_terms)) / len(focus_stems) if focus_stems else 0.0,
+                focus_passage,
+                1.0 if reading.kind else 0.0,
+                1.0 if typed else 0.0,
+                1.0 if reading.kind and not typed else 0.0,
+                1.0 if dated else 0.0,
+                1.0 if reading.years and not dated else 0.0,
+                names_missing,
+                1.0 if sn == 0 else 0.0,
+                math.log1p(len(sentence.split())) / 5.0,
+                1.0 if leans_back(sentence) else 0.0,
+                1.0 if any_number(sentence) else 0.0,
+            ]
+            out.append(Candidate(pn, sn, passage, np.asarray(x, dtype=np.float64)))
+    return out
+
+
+def question_features(reading: Reading, scored: list[Candidate], result: RetrievalResult) -> np.ndarray:
+    """Features of a question's best candidates, for the answerability model. `scored` carry `p`."""
+    f = SENTENCE_FEATURES.index
+    if not scored:
+        return np.zeros(len(ANSWERABLE_FEATURES))
+    ranked = sorted(scored, key=lambda c: -c.p)
+    best = ranked[0]
+    top = ranked[:5]
+    index = result.index
+    query = list(dict.fromkeys(result.query_terms))
+    covered: set[str] = set()
+    for passage in result.passages[:2]:
+        covered |= passage.terms
+    column = np.stack([c.x for c in scored])
+    x = [
+        best.p,
+        ranked[1].p if len(ranked) > 1 else 0.0,
+        float(column[:, f("sim")].max()),
+        float(column[:, f("passage_score")].max()),
+        float(column[:, f("idf_overlap")].max()),
+        _weighted(covered, query, index) if index is not None else 0.0,
+        1.0 if reading.focus else 0.0,
+        best.feature("focus_exact"),
+        float(column[:, f("focus_exact")].max()),
+        float(column[:, f("focus_stem")].max()),
+        float(column[:, f("focus_passage")].max()),
+        1.0 if reading.kind else 0.0,
+        best.feature("kind_present"),
+        max(c.feature("kind_present") for c in top),
+        1.0 if reading.years else 0.0,
+        float(column[:, f("year_present")].max()),
+        float(column[:, f("names_missing")].min()),
+        1.0 if reading.yes_no else 0.0,
+    ]
+    return np.asarray(x, dtype=np.float64)

@@ -1,0 +1,268 @@
+"""What a question asks for, read with closed-class words only.
+
+Everything here is general English: question words (what, when, how many…), function words (the
+stop-word list scikit-learn ships, a standard list not chosen by us), the units of time, and the
+nouns that by their meaning denote a sum of money or a share. Nothing was added for a particular
+question; which of these readings matter, and how much, is what the fitted sentence scorer and
+answerability model decide (`features.py`, `train.py`).
+
+Questions arrive as managers type them: context first ("I'm a new PM at a 9k practice, so when did…"),
+in lower case, or in Slack style. The reading therefore looks at the *last* clause that carries a
+question word, and works without capitals or a question mark.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from assistant.text import singular
+
+# Units of time, and nouns measured in time: "how many weeks", "how much notice" asks for a duration.
+TIME_UNITS = frozenset(
+    [
+        "second",
+        "seconds",
+        "minute",
+        "minutes",
+        "hour",
+        "hours",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+    ]
+)
+DURATION_NOUNS = TIME_UNITS | {"notice", "time", "period", "duration"}
+# Nouns that denote a sum of money or a share by their meaning (a closed semantic class in English).
+MONEY_NOUNS = frozenset(
+    [
+        "cost",
+        "costs",
+        "fee",
+        "fees",
+        "price",
+        "prices",
+        "salary",
+        "salaries",
+        "pay",
+        "wage",
+        "wages",
+        "rate",
+        "rates",
+        "budget",
+        "budgets",
+        "funding",
+        "grant",
+        "grants",
+        "charge",
+        "charges",
+        "payment",
+        "payments",
+        "allowance",
+        "allowances",
+        "subscription",
+        "subscriptions",
+        "worth",
+        "value",
+        "spend",
+        "spending",
+        "income",
+        "revenue",
+        "premium",
+        "premiums",
+    ]
+)
+SHARE_NOUNS = frozenset(
+    ["percentage", "percentages", "proportion", "proportions", "share", "shares", "percent"]
+)
+# Words naming only the kind of answer ("what number", "which year"), never the thing asked about.
+KIND_NOUNS = (
+    frozenset(
+        [
+            "number",
+            "amount",
+            "figure",
+            "total",
+            "sum",
+            "date",
+            "time",
+            "day",
+            "month",
+            "year",
+            "kind",
+            "type",
+            "sort",
+            "level",
+        ]
+    )
+    | SHARE_NOUNS
+)
+
+_WH = re.compile(
+    r"\b(how\s+(?:many|much|long|often|soon|far|big|old)|how|what|what's|whats|wat|when|whens|wen|"
+    r"which|who|whom|whose|where|why)\b",
+    re.I,
+)
+_YES_NO = re.compile(
+    r"(?:^|[,.;:!?-]\s*|\b(?:so|and|but)\s+)(can|could|is|are|was|were|do|does|did|should|must|will|would|"
+    r"has|have|may|might)\b",
+    re.I,
+)
+_YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
+_WORD = re.compile(r"[a-z0-9£%][a-z0-9'’/.-]*", re.I)
+_CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*\b|\b[A-Z]{2,}s?\b")
+
+KINDS = ("money", "share", "duration", "count", "date", "name")
+
+
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """Function words: scikit-learn's English list, the auxiliary forms it lacks, the question words'
+    common spellings, and greetings and thanks (interjections carry no content in any question)."""
+    return frozenset(ENGLISH_STOP_WORDS) | {
+        "does",
+        "did",
+        "doing",
+        "doesn't",
+        "didn't",
+        "don't",
+        "can't",
+        "what's",
+        "whats",
+        "wat",
+        "wen",
+        "hey",
+        "hi",
+        "hello",
+        "thanks",
+        "cheers",
+        "ta",
+        "pls",
+        "please",
+        "anyone",
+        "quick",
+        "q",
+    }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What `question` asks: the kind of answer (None when no question word says), the words of its
+    wh-phrase that name the thing asked about (`focus`), years and capitalised names it gives."""
+
+    question: str
+    kind: str | None
+    focus: tuple[str, ...] = ()
+    yes_no: bool = False
+    years: tuple[str, ...] = ()
+    names: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _words(text: str) -> list[str]:
+    return [re.sub(r"['’]s?$", "", w.lower()).strip(".") for w in _WORD.findall(text)]
+
+
+def _clause(question: str) -> tuple[str, str]:
+    """The question word and what follows it, from the last clause that has one."""
+    matches = list(_WH.finditer(question))
+    if not matches:
+        return "", ""
+    last = matches[-1]
+    # "what is the X and when did it…" : the first question word of the final clause counts.
+    return last.group(1).lower(), question[last.end() :]
+
+
+def _phrase(words: list[str]) -> list[str]:
+    """The content words at the head of `words`, up to the first function word (at most four)."""
+    out: list[str] = []
+    for word in words:
+        if word in stop_words() or not word:
+            if out:
+                break
+            continue
+        out.append(word)
+        if len(out) == 4:
+            break
+    return out
+
+
+def read(question: str) -> Reading:
+    """Read the kind of answer and the focus words off the question's last wh-clause."""
+    wh, rest = _clause(question)
+    words = _words(rest)
+    phrase = _phrase(words)
+    kind: str | None = None
+    wh_word = wh.split()[-1] if wh else ""
+    head = {singular(w) for w in phrase[:2]}
+    if wh.startswith("how") and wh_word in ("many", "much"):
+        if head & {singular(u) for u in DURATION_NOUNS}:
+            kind = "duration"
+        elif wh_word == "many":
+            kind = "count"
+        elif head & {singular(s) for s in SHARE_NOUNS} or (words[:1] == ["of"]):
+            kind = "share"
+        else:
+            kind = "money"
+    elif wh in ("how long", "how soon", "how often"):
+        kind = "duration"
+    elif wh_word in ("when", "whens", "wen"):
+        kind = "date"
+    elif wh_word in ("who", "whom", "whose"):
+        kind = "name"
+    elif wh_word in ("what", "which", "what's", "whats", "wat") and phrase:
+        # "what is the X", "which X": the head noun of X says the kind when it has one.
+        nouns = {singular(w) for w in phrase}
+        if nouns & {"year", "date", "day", "month", "deadline"}:
+            kind = "date"
+        elif nouns & {singular(s) for s in SHARE_NOUNS}:
+            kind = "share"
+        elif nouns & {singular(m) for m in MONEY_NOUNS}:
+            kind = "money"
+        elif nouns & {singular(u) for u in DURATION_NOUNS} - {"year", "day", "month", "time"}:
+            kind = "duration"
+    focus = tuple(w for w in phrase if w not in KIND_NOUNS and w not in TIME_UNITS)
+    yes_no = not wh and bool(_YES_NO.search(question))
+    if yes_no:
+        # What a yes/no question asks about is its closing noun phrase ("...count towards NHS pension?").
+        focus = tuple(_phrase(_words(question)[::-1])[::-1])
+    names = tuple(
+        m.group(0)
+        for m in _CAPITALISED.finditer(question)
+        if m.start() > 0
+        and question[max(0, m.start() - 2) : m.start()].strip() not in (".", "?", "!")
+        and m.group(0).lower() not in stop_words()
+    )
+    return Reading(
+        question=question,
+        kind=kind,
+        focus=focus,
+        yes_no=yes_no,
+        years=tuple(m.group(0) for m in _YEAR.finditer(question)),
+        names=names,
+    )
+
+
+_PART_SPLIT = re.compile(
+    r",?\s+and\s+(?=(?:how|when|what|who|whom|which|where|why|is|are|was|were|did|does|do|can)\b)"
+    r"|\?\s+(?=\S)",
+    re.I,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The two parts of a two-part question ("When did X start, and how many Y are there?"), split at
+    "and" before a question word or at a question mark followed by more text. More than two pieces is
+    read as one question: long context-first questions break into fragments that are no questions, and
+    a part under five words is a fragment too."""
+    parts = [p.strip(" ,?") for p in _PART_SPLIT.split(question)]
+    if len(parts) != 2 or any(len(p.split()) < 5 for p in parts):
+        return [question]
+    return [p + "?" for p in parts]

@@ -1,0 +1,69 @@
+"""Whether a sentence holds an answer of a given kind: the written shapes of sums, shares, periods,
+counts, dates and names in English text.
+
+These are shapes of notation (a pound sign before digits, a month name, "per cent"), true of any text;
+the fitted models decide how much each one matters.
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|"
+    r"million|billion|dozen|half|a third|a quarter"
+)
+MONTHS = r"January|February|March|April|May|June|July|August|September|October|November|December"
+
+_MONEY = re.compile(
+    r"£\s?\d|\$\s?\d|€\s?\d|\b\d[\d,.]*\s?(?:bn|m|k|billion|million)\b|\bpounds\b|\bpence\b", re.I
+)
+_SHARE = re.compile(r"\d\s?%|\bper ?cent\b|\b(?:half|a third|a quarter|two thirds|three quarters)\b", re.I)
+_DURATION = re.compile(
+    rf"\b(?:\d+|{NUMBER_WORDS})(?:[- ](?:and a half|to \d+))?[- ](?:working[- ])?"
+    r"(?:second|minute|hour|day|week|fortnight|month|year)s?\b|\bfortnight\b",
+    re.I,
+)
+_NUMBER = re.compile(rf"\b\d[\d,.]*\b|\b(?:{NUMBER_WORDS})\b", re.I)
+# Dates, years, periods, sums and shares, whose digits are no count.
+_NOT_A_COUNT = re.compile(
+    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?(?:{MONTHS})(?:\s+\d{{4}})?\b|\b(?:19|20)\d\d(?:/\d\d)?\b"
+    rf"|\b(?:\d+|{NUMBER_WORDS})[- ](?:day|week|month|year)s?\b"
+    r"|£\s?[\d,.]+\s?(?:bn|m|k)?\b|\b[\d.]+\s?(?:%|per ?cent)",
+    re.I,
+)
+_DATE = re.compile(
+    # Case matters: "may" is no month.
+    rf"\b(?:19|20)\d\d\b|\b(?:{MONTHS})\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b"
+    r"|\b(?:spring|summer|autumn|winter)\b|\b(?:annually|quarterly|monthly|weekly)\b",
+)
+_RELATIVE_TIME = re.compile(r"\b(?:before|after|within|by|until|from)\b", re.I)
+_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b(?:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+|[A-Z]{2,}[a-z]?|[A-Z][a-z]{2,})\b")
+
+
+def has_shape(sentence: str, kind: str | None, given: str = "") -> bool:
+    """Whether `sentence` holds an answer of `kind`; for a name, one that `given` does not already hold."""
+    if kind is None:
+        return False
+    if kind == "money":
+        return bool(_MONEY.search(sentence))
+    if kind == "share":
+        return bool(_SHARE.search(sentence))
+    if kind == "duration":
+        return bool(_DURATION.search(sentence))
+    if kind == "count":
+        return bool(_NUMBER.search(_NOT_A_COUNT.sub(" ", sentence)))
+    if kind == "date":
+        # "When must the form be returned?" is answered by "two weeks before" as well as by a date.
+        return bool(
+            _DATE.search(sentence) or (_DURATION.search(sentence) and _RELATIVE_TIME.search(sentence))
+        )
+    if kind == "name":
+        seen = given.lower()
+        return any(m.group(0).lower() not in seen for m in _NAME.finditer(sentence))
+    return False
+
+
+def any_number(sentence: str) -> bool:
+    return bool(_NUMBER.search(sentence))

@@ -1,0 +1,86 @@
+"""The question reader and the answer-shape detectors: closed-class words and notation only.
+
+The sentences here are made up for the test; none is an evaluation question.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answering.question import question_parts, read
+from assistant.answering.shapes import has_shape
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much does the widget licence cost?", "money"),
+        ("What is the annual fee for the scheme?", "money"),
+        ("How many weeks of leave do staff get?", "duration"),
+        ("How much notice must a tenant give?", "duration"),
+        ("How many clinics opened last spring?", "count"),
+        ("When did the board first meet?", "date"),
+        ("which year was the charter signed", "date"),
+        ("Who chairs the committee?", "name"),
+        ("What percentage of staff replied?", "share"),
+        ("How long does a review take?", "duration"),
+        ("What is a care navigator?", None),
+        ("widget licence cost", None),
+    ],
+)
+def test_kind_comes_from_question_words(question: str, kind: str | None) -> None:
+    assert read(question).kind == kind
+
+
+def test_context_first_question_is_read_from_its_last_clause() -> None:
+    reading = read(
+        "I'm new in post at a small surgery and my boss keeps asking, so when did the rota change?"
+    )
+    assert reading.kind == "date"
+    assert reading.focus[0] == "rota"  # the context before "so when" is not what is asked about
+
+
+def test_focus_is_the_wh_phrase_without_kind_words() -> None:
+    assert read("What starting salary do trainees get?").focus == ("starting", "salary")
+    assert read("How many days' notice must we give?").focus == ("notice",)
+    assert read("Which online portal do we use?").focus == ("online", "portal")
+
+
+def test_yes_no_question_focus_is_its_closing_noun_phrase() -> None:
+    reading = read("Does the allowance count towards the staff pension?")
+    assert reading.yes_no
+    assert reading.kind is None
+    assert reading.focus[-1] == "pension"
+
+
+def test_years_and_names_are_read() -> None:
+    reading = read("What did the Harbour Trust say about funding for 2031/32?")
+    assert reading.years == ("2031/32",)
+    assert "Harbour Trust" in reading.names
+
+
+def test_two_part_questions_split_in_two_only() -> None:
+    assert question_parts("When did the widget scheme start, and how many widgets were made?") == [
+        "When did the widget scheme start?",
+        "how many widgets were made?",
+    ]
+    assert question_parts("What is a widget?") == ["What is a widget?"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind", "expected"),
+    [
+        ("The licence costs £4,500 a year.", "money", True),
+        ("About 40% of staff replied.", "money", False),
+        ("About 40% of staff replied.", "share", True),
+        ("It meets every three weeks.", "duration", True),
+        ("Twelve clinics opened.", "count", True),
+        ("It opened on 3 March 2031.", "count", False),
+        ("It opened on 3 March 2031.", "date", True),
+        ("Forms are due two weeks before the meeting.", "date", True),
+        ("You may apply at any time.", "date", False),
+        ("The chair is Dr Amal Okafor.", "name", True),
+    ],
+)
+def test_answer_shapes(sentence: str, kind: str, expected: bool) -> None:
+    assert has_shape(sentence, kind) is expected
