@@ -1,4 +1,5 @@
-"""Conversations, feedback, claimed event ids and shared rate-limit windows in SQL.
+"""Conversations, feedback, claimed event ids and shared rate-limit windows in SQL (and the table of
+background ingest jobs, `ingest.jobs`, which lives in the same database).
 
 SQLite in the data dir by default; any SQLAlchemy URL (Postgres) when several API processes must share
 conversations, Slack's event de-duplication and rate limits. The schema is owned by the Alembic
@@ -91,6 +92,23 @@ rate_windows = sa.Table(
     sa.Column("window_start", sa.BigInteger, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
     sa.Index("ix_rate_windows_window_start", "window_start"),
+)
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    # Background ingest jobs (queries in `ingest.jobs`); their state outlives the process that ran them.
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("progress", sa.Text, nullable=False),
+    sa.Column("report", sa.Text),
+    sa.Column("error", sa.Text),
+    # host:pid of the process running it, so a restart knows which `running` rows died with it.
+    sa.Column("owner", sa.String(200)),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.String(40), nullable=False, index=True),
+    sa.Column("updated_at", sa.String(40), nullable=False),
 )
 
 

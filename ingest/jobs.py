@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
+from assistant import migrate
+from assistant.history import jobs as jobs_table
 from assistant.store import ChunkStore
 from assistant.types import IngestReport
 from ingest.indexer import Indexer, Progress
@@ -43,24 +45,6 @@ JobKind = Literal["upload", "reindex", "sync"]
 JobStatus = Literal["queued", "running", "done", "failed", "interrupted"]
 ACTIVE: frozenset[str] = frozenset({"queued", "running", "interrupted"})
 PROGRESS_WRITE_S = 0.5  # at most two progress writes a second per job
-
-_metadata = sa.MetaData()
-jobs_table = sa.Table(
-    "jobs",
-    _metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False, index=True),
-    sa.Column("params", sa.Text, nullable=False),
-    sa.Column("progress", sa.Text, nullable=False),
-    sa.Column("report", sa.Text),
-    sa.Column("error", sa.Text),
-    # host:pid of the process running it, so a restart knows which `running` rows died with it.
-    sa.Column("owner", sa.String(200)),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("created_at", sa.String(40), nullable=False, index=True),
-    sa.Column("updated_at", sa.String(40), nullable=False),
-)
 
 
 class JobProgress(BaseModel):
@@ -123,14 +107,14 @@ def _owner_dead(owner: str | None) -> bool:
 
 
 class JobTable:
-    """The `jobs` table in the app database."""
+    """The `jobs` table in the app database (defined with the other tables in `assistant.history`)."""
 
     def __init__(self, url: str) -> None:
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         self.engine = sa.create_engine(url, **kwargs)
-        _metadata.create_all(self.engine)
+        migrate.upgrade(self.engine)  # the table comes from the app database's migrations
 
     def insert(self, kind: JobKind, params: dict[str, Any]) -> str:
         job_id = uuid.uuid4().hex

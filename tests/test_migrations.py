@@ -216,6 +216,55 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+def test_a_database_at_0003_keeps_its_claims_and_jobs(database_url: str) -> None:
+    """A database the previous release left: migrated to 0003, a Slack event already answered in
+    `claimed_events`, and a `jobs` table the job runner built with `create_all`, holding a job."""
+    from assistant import migrate
+    from assistant.history import jobs
+    from ingest.jobs import JobTable
+
+    engine = sa.create_engine(database_url)
+    migrate.upgrade(engine, "0003")
+    jobs.to_metadata(sa.MetaData()).create(engine)  # what `create_all` built before 0005
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO claimed_events VALUES ('slack:Ev1', '2025-01-01T00:00:00')")
+        conn.execute(
+            jobs.insert().values(
+                id="j1",
+                kind="reindex",
+                status="done",
+                params="{}",
+                progress="{}",
+                attempts=1,
+                created_at="2025-01-01T00:00:00",
+                updated_at="2025-01-01T00:00:00",
+            )
+        )
+    engine.dispose()
+
+    history = History(database_url)
+    assert current_revision(history.engine) == head()
+    assert schema_differences(history.engine) == []
+    # Answered before the upgrade: still never answered again, not even once a lease has passed.
+    assert history.claim("slack:Ev1") is False
+    assert history.claim("slack:Ev1", lease_s=0.0) is False
+    job = JobTable(database_url).get("j1")
+    assert job is not None
+    assert (job.kind, job.status, job.attempts) == ("reindex", "done", 1)
+
+
+def test_the_job_table_is_built_by_the_migrations(tmp_path: Path) -> None:
+    """The job runner opening a fresh database first (before any `History`) migrates it to head."""
+    from ingest.jobs import JobTable
+
+    table = JobTable(f"sqlite:///{tmp_path / 'app.sqlite3'}")
+    assert current_revision(table.engine) == head()
+    assert schema_differences(table.engine) == []
+    job_id = table.insert("reindex", {})
+    assert table.claim(job_id) is True
+    assert table.claim(job_id) is False
+
+
 def test_event_claims_settle_after_the_answer(database_url: str) -> None:
     """Claim -> answer -> done on either database: a failed answer releases the claim, a claim nobody
     settled is taken over once older than the lease (by one caller only), a done one never."""
@@ -252,3 +301,4 @@ def test_downgrade_to_0003_keeps_the_answered_events(tmp_path: Path) -> None:
         tables = set(sa.inspect(conn).get_table_names())
     assert kept == ["slack:done"]
     assert "event_claims" not in tables
+    assert "jobs" not in tables
