@@ -101,6 +101,7 @@ def client(small_service: AnswerService) -> TestClient:
         ("/v1/ask", '{"question": "What is a PCN\\u0000?"}'),
         ("/v1/feedback", '{"message_id": "m1", "rating": "up", "comment": "great \\ud83d"}'),
         ("/v1/feedback", '{"message_id": "m1\\u001b[31m", "rating": "up"}'),
+        ("/v1/search", '{"query": "PCN \\ud83d"}'),
     ],
 )
 def test_lone_surrogates_and_control_characters_are_422_json(client: TestClient, path: str, raw: str) -> None:
@@ -112,6 +113,25 @@ def test_lone_surrogates_and_control_characters_are_422_json(client: TestClient,
     assert "input" not in error
     assert "PCN" not in response.text
     assert "great" not in response.text
+
+
+def test_admin_console_refuses_unsafe_text_and_stores_nothing(small_service: AnswerService) -> None:
+    admin = client_for(small_service, admin_token=ADMIN_TOKEN, rate_limit_per_minute=10_000)
+    before = small_service.approved.all()
+    raw = (
+        '{"question": "How often do reception staff rotate?", "answer": "Every two hours [1].",'
+        ' "paraphrases": ["rota \\u0007 bell"], "sources": ["rota.md"]}'
+    )
+    response = admin.post(
+        "/v1/admin/answers",
+        content=raw.encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    [error] = assert_json_error(response, 422)["detail"]
+    assert error["type"] == "string_unsafe_character"
+    assert error["loc"] == ["body", "paraphrases", 0]
+    assert "rota" not in response.text
+    assert small_service.approved.all() == before
 
 
 def test_tabs_and_newlines_are_fine(client: TestClient) -> None:

@@ -18,9 +18,12 @@ from assistant.service import AnswerService
 from assistant.types import IngestReport
 from bots.api.deps import MetricsDep, ServiceDep, require_admin
 from bots.api.routes.admin import JobAccepted, finished, job_runner
+from bots.api.text_guard import reject_unsafe_text
 from ingest.web import SourcesError, SourceStatus, source_statuses
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin), Depends(reject_unsafe_text)]
+)
 
 
 class ApprovedAnswerOut(ApprovedAnswer):

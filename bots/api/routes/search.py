@@ -12,8 +12,11 @@ from pydantic import BaseModel, Field
 
 from assistant.types import Filters, SearchResponse
 from bots.api.deps import ServiceDep, rate_limit
+from bots.api.text_guard import reject_unsafe_text
 
-router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(rate_limit)])
+router = APIRouter(
+    prefix="/v1", tags=["search"], dependencies=[Depends(rate_limit), Depends(reject_unsafe_text)]
+)
 
 
 class SearchRequest(BaseModel):
