@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -58,6 +58,30 @@ class AnswerSettings(BaseModel):
     max_source_age_days: int = 3 * 365
 
 
+class LLMSettings(BaseModel):
+    """An OpenAI-compatible chat model that writes answers in prose (Ollama, vLLM, llama.cpp, Azure).
+
+    Unset `base_url`: the extractive composer alone. `min_claim_similarity` is the similarity a generated
+    sentence needs to the sentences of the passage it cites; `benchmarks/calibrate_claims.py` chose it on
+    the train and dev questions (README, "Answers written by a language model")."""
+
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key: SecretStr | None = None
+    timeout_s: float = 30.0
+    max_tokens: int = 400
+    temperature: float = 0.0
+    max_retries: int = 2
+    passages: int = 4
+    min_claim_similarity: float = 0.55
+    min_kept_share: float = 0.5
+    ready_timeout_s: float = 2.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url)
+
+
 class SlackSettings(BaseModel):
     """Slack credentials; HTTP mode needs bot token + signing secret, Socket Mode an app token."""
 
@@ -66,6 +90,9 @@ class SlackSettings(BaseModel):
     app_token: str | None = None
     api_url: str = "https://slack.com/api/"
     command: str = "/askpm"
+    # While a model's answer streams, the message is updated at most this often (Slack rate-limits
+    # chat.update to about one call a second per message).
+    stream_update_s: float = 1.0
 
     @property
     def http_enabled(self) -> bool:
@@ -103,6 +130,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     api: APISettings = Field(default_factory=APISettings)
 
     @property

@@ -22,8 +22,8 @@ from pydantic import ConfigDict
 from assistant.config import RetrievalSettings
 from assistant.glossary import Glossary
 from assistant.index_cache import CachedIndex, IndexCache
-from assistant.text import terms
 from assistant.store import ChunkStore
+from assistant.text import terms
 from assistant.types import Filters
 
 # Rescoring weights (measured on the evaluation set; see module docstring).
@@ -225,8 +225,10 @@ class HybridRetriever(BaseRetriever):
         query: str,
         *,
         run_manager: CallbackManagerForRetrieverRun,  # noqa: ARG002
+        k: int | None = None,
     ) -> list[Document]:
-        result = self.search.search(query, self.filters, self.k)
+        """`k` passed at call time (`invoke(q, k=1)`) wins over the constructor's, as LangChain expects."""
+        result = self.search.search(query, self.filters, k or self.k)
         return [
             Document(id=p.id, page_content=p.text, metadata={**p.metadata, "score": p.score})
             for p in result.passages

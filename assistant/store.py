@@ -138,6 +138,17 @@ class ChunkStore(VectorStore):
         )
         return ids
 
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Stored chunks by id, in the order asked; ids not stored are left out (never an error)."""
+        if not ids:
+            return []
+        found = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            i: Document(id=i, page_content=d or "", metadata=dict(m or {}))
+            for i, d, m in zip(found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
     def add_texts(
         self, texts: Iterable[str], metadatas: list[dict] | None = None, **kwargs: Any
     ) -> list[str]:

@@ -49,6 +49,8 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     app.state.service = service
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
+    if service.writer is not None:
+        metrics.watch_llm(service.writer.stats)
     app.state.limiter = SlidingWindowLimiter(settings.api.rate_limit_per_minute, window_s=60.0)
     app.state.ingest_lock = asyncio.Lock()
 

@@ -9,13 +9,15 @@ slow answer never makes Slack time out and resend.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
 from assistant.safety import SafetyReport, assess, warning_message
-from assistant.types import Answer, QuestionError, Turn, UnknownMessage
+from assistant.types import Answer, QuestionError, StreamEvent, Turn, UnknownMessage
 from bots.slack.blocks import (
     ACTION_FEEDBACK_UP,
     ERROR_TEXT,
@@ -113,7 +115,8 @@ def _answer_message(
     placeholder = client.chat_postMessage(channel=channel, thread_ts=reply_thread_ts, text=PLACEHOLDER_TEXT)
     ts = placeholder["ts"]
     try:
-        answer = deps.service.answer(text, conversation_id, channel="slack", user=user)
+        events = deps.service.stream(text, conversation_id, channel="slack", user=user)
+        answer = _stream_into(client, channel, ts, events, deps.settings.slack.stream_update_s)
     except QuestionError as exc:
         client.chat_update(channel=channel, ts=ts, text=escape(str(exc)))
         return
@@ -128,6 +131,23 @@ def _answer_message(
         _warn_privately(client, channel, user, answer.answer, ephemeral_thread_ts)
         return
     client.chat_update(channel=channel, ts=ts, text=fallback_text(answer), blocks=answer_blocks(answer))
+
+
+def _stream_into(
+    client: WebClient, channel: str, ts: str, events: Iterable[StreamEvent], every_s: float
+) -> Answer:
+    """Show the draft as it streams, one `chat.update` at most every `every_s`; return the final answer
+    (its checked text may differ from the draft, so the caller always finalises the message)."""
+    draft = ""
+    last = time.monotonic()
+    for event in events:
+        if event.type == "final" and event.answer is not None:
+            return event.answer
+        draft += event.text
+        if draft.strip() and time.monotonic() - last >= every_s:
+            client.chat_update(channel=channel, ts=ts, text=escape(draft) + " …")
+            last = time.monotonic()
+    raise RuntimeError("the answer stream ended without a final answer")
 
 
 def _warn_privately(
