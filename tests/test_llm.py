@@ -118,9 +118,9 @@ def llm_service(tmp_path_factory: pytest.TempPathFactory, embedder: Any, fake: F
 
 
 @pytest.fixture
-def server(fake: FakeOpenAI, llm_service: AnswerService) -> Iterator[FakeOpenAI]:
+def server(fake: FakeOpenAI, llm_service: AnswerService) -> FakeOpenAI:
     fake.reset()
-    yield fake
+    return fake
 
 
 def test_faithful_cited_reply_is_served_with_sources_in_citation_order(
