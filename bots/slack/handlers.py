@@ -139,14 +139,17 @@ def _stream_into(
     """Show the draft as it streams, one `chat.update` at most every `every_s`; return the final answer
     (its checked text may differ from the draft, so the caller always finalises the message)."""
     draft = ""
-    last = time.monotonic()
-    for event in events:
+    last: float | None = None  # the clock starts at the first piece: an answer ready at once (the
+    for event in events:  # extractive composer's) is never shown half-written
         if event.type == "final" and event.answer is not None:
             return event.answer
         draft += event.text
-        if draft.strip() and time.monotonic() - last >= every_s:
+        now = time.monotonic()
+        if last is None:
+            last = now
+        elif draft.strip() and now - last >= every_s:
             client.chat_update(channel=channel, ts=ts, text=escape(draft) + " …")
-            last = time.monotonic()
+            last = now
     raise RuntimeError("the answer stream ended without a final answer")
 
 
