@@ -167,6 +167,8 @@ class ChunkStore(VectorStore):
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         hits = self.dense_chunks(self.embedder.encode([query])[0], k, kwargs.get("filter"))
+        if not hits:  # an empty store: Chroma refuses `get(ids=[])`
+            return []
         found = self.chunks.get(ids=[h[0] for h in hits], include=["documents", "metadatas"])
         by_id = {
             i: Document(id=i, page_content=d or "", metadata=dict(m or {}))

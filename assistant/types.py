@@ -58,7 +58,8 @@ class Answer(BaseModel):
     )
     timings_ms: dict[str, float] = Field(default_factory=dict)
     composer: str = Field(
-        "extractive", description="What wrote the text: 'extractive' (verbatim cited sentences) or another."
+        default="extractive",
+        description="What wrote the text: 'extractive' (verbatim cited sentences) or another.",
     )
     retrieved: list[Retrieved] = Field(default_factory=list)
 

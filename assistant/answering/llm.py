@@ -182,6 +182,11 @@ class LLMStats:
                         self.latency_buckets[i] += 1
 
 
+def _counts(usage: Any) -> dict[str, int]:
+    """The integer counts of LangChain's usage metadata (it also nests detail dicts)."""
+    return {k: v for k, v in dict(usage or {}).items() if isinstance(v, int)}
+
+
 class ModelFailure(Exception):
     """The endpoint failed after the client's retries; `reason` is a metrics label, `note` tells the user."""
 
@@ -218,7 +223,7 @@ class LLMComposer:
             model=settings.model,
             timeout=settings.timeout_s,
             max_retries=settings.max_retries,
-            max_tokens=settings.max_tokens,
+            max_completion_tokens=settings.max_tokens,
             temperature=settings.temperature,
             stream_usage=True,
         )
@@ -258,7 +263,7 @@ class LLMComposer:
     def _check_message(self, inputs: dict[str, Any]) -> CheckedAnswer:
         message: BaseMessage = inputs["message"]
         checked = self.check(str(message.content), inputs["passages"], inputs.get("index"))
-        checked.usage = dict(getattr(message, "usage_metadata", None) or {})
+        checked.usage = _counts(getattr(message, "usage_metadata", None))
         return checked
 
     def check(self, reply: str, passages: list[Passage], index: CachedIndex | None) -> CheckedAnswer:
@@ -284,7 +289,7 @@ class LLMComposer:
         try:
             for chunk in self.generate.stream(draft.inputs()):
                 if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:
-                    usage = dict(chunk.usage_metadata)
+                    usage = _counts(chunk.usage_metadata)
                 text = chunk.content if isinstance(chunk.content, str) else ""
                 if text:
                     reply.append(text)
