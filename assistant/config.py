@@ -62,8 +62,9 @@ class LLMSettings(BaseModel):
     """An OpenAI-compatible chat model that writes answers in prose (Ollama, vLLM, llama.cpp, Azure).
 
     Unset `base_url`: the extractive composer alone. `min_claim_similarity` is the similarity a generated
-    sentence needs to the sentences of the passage it cites; `benchmarks/calibrate_claims.py` chose it on
-    the train and dev questions (README, "Answers written by a language model")."""
+    sentence needs to the sentences of the passage it cites; `benchmarks/calibrate_claims.py` computes it on
+    the train and dev questions (README, "Answers written by a language model"); 0.55 is provisional,
+    set by hand until that run."""
 
     base_url: str | None = None
     model: str = "gpt-4o-mini"
