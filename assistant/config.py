@@ -8,7 +8,7 @@ behind their back.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,11 +51,44 @@ class AnswerSettings(BaseModel):
     max_words: int = 120
     max_question_chars: int = 2000
     min_support: float = 0.35
-    min_answerable: float = 0.5
-    extra_sentence_min_p: float = 0.5
+    min_answerable: float = 0.45
+    extra_sentence_min_p: float = 0.3
     max_sentences: int = 3
     partial_sentences: int = 2
     max_source_age_days: int = 3 * 365
+    # Calibrated by benchmarks/approved_threshold.py on tests/eval/approved_pairs.jsonl (see README).
+    approved_min_similarity: float = 0.78
+    # Refused / thumbs-down questions this similar are one gap in GET /v1/admin/gaps.
+    gap_group_similarity: float = 0.75
+
+
+class CorpusSettings(BaseModel):
+    """How the maintainers' console judges the library: notes not reviewed for this long are due."""
+
+    review_months: int = 12
+
+
+class IngestSettings(BaseModel):
+    """Background ingest jobs, and the limits that keep one hostile or oversized file from taking the
+    indexer (and the server) down.
+
+    Jobs (admin uploads and re-index): how many run at once, and how their embedding is kept from slowing
+    answers down. Limits: each is checked before the expensive step it guards (YAML composing, unzipping,
+    page extraction, chunking), so a refused file costs milliseconds and fails alone with a clear reason.
+    """
+
+    job_workers: int = Field(default=1, ge=1)
+    isolation: Literal["process", "thread"] = "process"
+    nice: int = Field(default=15, ge=0, le=19)
+    embed_batch: int = Field(default=32, ge=1)
+    pause_ms: int = Field(default=20, ge=0)
+    max_front_matter_bytes: int = 16_384
+    max_metadata_chars: int = 1_000
+    max_docx_uncompressed_mb: int = 50
+    max_docx_members: int = 1_000
+    max_pdf_pages: int = 500
+    max_document_chars: int = 2_000_000
+    max_chunks_per_document: int = 2_000
 
 
 class LLMSettings(BaseModel):
@@ -106,7 +139,13 @@ class APISettings(BaseModel):
     admin_token: str | None = None
     keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = 60
+    # `auto`: windows shared through the app database when PMA_DATABASE_URL is set (several processes),
+    # kept in memory for the data dir's SQLite (one process).
+    rate_limit_backend: Literal["auto", "memory", "database"] = "auto"
     max_upload_mb: int = 20
+    # Signs the web page's session cookie; generated and kept in the data dir when unset.
+    session_secret: SecretStr | None = None
+    session_max_age_days: int = 30
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -115,6 +154,16 @@ class APISettings(BaseModel):
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
+
+
+class SyncSettings(BaseModel):
+    """Guidance fetched from the web (`pm-ingest sync`): where the list is, and how politely to fetch."""
+
+    sources_path: Path = Path("sources.yml")
+    interval_hours: float = 0.0  # `pm-assistant serve` syncs this often; 0 = never
+    host_delay_s: float = 1.0
+    max_bytes: int = 20_000_000
+    timeout_s: float = 30.0
 
 
 class Settings(BaseSettings):
@@ -130,9 +179,12 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    corpus: CorpusSettings = Field(default_factory=CorpusSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     api: APISettings = Field(default_factory=APISettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @property
     def app_database_url(self) -> str:

@@ -8,15 +8,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from assistant import safety
 from assistant.answering.compose import Composition
 from assistant.answering.llm import Draft, LLMComposer
 from assistant.answering.policy import AnswerPolicy
 from assistant.answering.question import question_parts
+from assistant.approved import ApprovedAnswers
+from assistant.catalogue import CatalogueEntry, build_catalogue
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
+from assistant.gaps import GapGroup, group_gaps
 from assistant.glossary import Glossary
 from assistant.history import History
 from assistant.index_cache import IndexCache
@@ -35,6 +38,7 @@ from assistant.types import (
     Source,
     StreamEvent,
     UnansweredQuestion,
+    UnknownConversation,
 )
 
 # Short questions that lean on the previous turn ("and when did that start?").
@@ -83,7 +87,11 @@ class AnswerService:
         self.glossary = glossary or Glossary.load(Path(glossary_path) if glossary_path else None)
         self.search = HybridSearch(self.store, self.cache, self.glossary, settings.retrieval)
         self.history = History(settings.app_database_url)
+        self.approved = ApprovedAnswers(
+            self.history.engine, self.embedder, self.cache, settings.answer, settings.corpus.review_months
+        )
         self._indexer = None
+        self._jobs: Any = None
         # Unset PMA_LLM__BASE_URL: no model, the extractive composer alone.
         self.writer = (
             LLMComposer(settings.llm, self.embedder, settings.answer.max_words)
@@ -104,15 +112,18 @@ class AnswerService:
         *,
         channel: str = "api",
         user: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
-        prepared = self._prepare(question, conversation_id, filters)
+        """Answer one question for `owner` (see assistant/owners.py), continuing `conversation_id` if
+        given: UnknownConversation unless that conversation exists and is `owner`'s."""
+        prepared = self._prepare(question, conversation_id, filters, channel, user, owner)
         if isinstance(prepared, Answer):
             return prepared
         composition = prepared.composition
         draft = self._draft(prepared, conversation_id)
         if draft is not None and self.writer is not None:
             composition = self.writer.write(draft)
-        return self._finish(prepared, composition, conversation_id, channel, user)
+        return self._finish(prepared, composition, conversation_id, channel, user, owner)
 
     def stream(
         self,
@@ -122,17 +133,18 @@ class AnswerService:
         *,
         channel: str = "api",
         user: str | None = None,
+        owner: str | None = None,
     ) -> Iterator[StreamEvent]:
         """With a language model configured, its tokens as they arrive, then the checked answer in the
         final event (which may differ: unverifiable sentences are dropped). Otherwise the extractive
         answer, ready at once, streamed in word groups so every front door renders both the same way."""
-        prepared = self._prepare(question, conversation_id, filters)
+        prepared = self._prepare(question, conversation_id, filters, channel, user, owner)
         draft = None if isinstance(prepared, Answer) else self._draft(prepared, conversation_id)
         if isinstance(prepared, Answer) or draft is None or self.writer is None:
             answer = (
                 prepared
                 if isinstance(prepared, Answer)
-                else self._finish(prepared, prepared.composition, conversation_id, channel, user)
+                else self._finish(prepared, prepared.composition, conversation_id, channel, user, owner)
             )
             words = answer.answer.split(" ")
             for start in range(0, len(words), 4):
@@ -147,15 +159,23 @@ class AnswerService:
             else:
                 composition = item
         yield StreamEvent(
-            type="final", answer=self._finish(prepared, composition, conversation_id, channel, user)
+            type="final", answer=self._finish(prepared, composition, conversation_id, channel, user, owner)
         )
 
     def _prepare(
-        self, question: str, conversation_id: str | None, filters: Filters | None
+        self,
+        question: str,
+        conversation_id: str | None,
+        filters: Filters | None,
+        channel: str,
+        user: str | None,
+        owner: str | None,
     ) -> Answer | _Prepared:
         """Checks, retrieval and the policy's decision: everything before any composer writes prose."""
         started = time.perf_counter()
         question = self._check(question)
+        if conversation_id is not None and not self.history.owns(conversation_id, owner):
+            raise UnknownConversation(conversation_id)
         report = safety.assess(question)
         if report.identifiable:
             return Answer(
@@ -166,6 +186,9 @@ class AnswerService:
             )
         # Lesser personal data (an email, a lone postcode) is redacted before anything is stored.
         clean = safety.redact(question, report.findings) if report.findings else question
+        approved = self.approved.serve(clean)
+        if approved is not None:
+            return self._record(approved, clean, conversation_id, channel, user, report.kinds, started)
         query = self._retrieval_query(clean, conversation_id)
         parts = question_parts(clean)
         parts = parts if len(parts) > 1 else []
@@ -209,6 +232,7 @@ class AnswerService:
         conversation_id: str | None,
         channel: str,
         user: str | None,
+        owner: str | None,
     ) -> Answer:
         report, result = prepared.report, prepared.result
         sources = [self._source(n, p) for n, p in enumerate(composition.cited, start=1)]
@@ -224,6 +248,7 @@ class AnswerService:
             sources=sources,
             channel=channel,
             user=user,
+            owner=owner,
         )
         timings = dict(result.timings_ms)
         timings["compose"] = (time.perf_counter() - prepared.t_compose) * 1000
@@ -240,6 +265,32 @@ class AnswerService:
             composer=composition.composer,
             retrieved=[self._retrieved(p) for p in result.passages],
         )
+
+    def _record(
+        self,
+        answer: Answer,
+        question: str,
+        conversation_id: str | None,
+        channel: str,
+        user: str | None,
+        redacted: list[str],
+        started: float,
+    ) -> Answer:
+        """Store a turn answered without the composer (an approved answer) like any other."""
+        if redacted:
+            answer.notes.insert(0, f"Personal details ({', '.join(redacted)}) were removed before storing.")
+        answer.conversation_id, answer.message_id = self.history.add_turn(
+            conversation_id,
+            question=question,
+            retrieval_query=question,
+            answer=answer.answer,
+            grounded=answer.grounded,
+            sources=answer.sources,
+            channel=channel,
+            user=user,
+        )
+        answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
+        return answer
 
     def retrieve(
         self, question: str, filters: Filters | None = None, k: int | None = None
@@ -319,6 +370,7 @@ class AnswerService:
             published=meta.get("published"),
             publisher=meta.get("publisher"),
             topic=meta.get("topic"),
+            fetched_at=meta.get("fetched_at"),
             score=round(float(passage.score), 4),
             text=passage.text,
         )
@@ -331,19 +383,37 @@ class AnswerService:
         comment: str | None = None,
         *,
         user: str | None = None,
+        owner: str | None = None,
     ) -> None:
+        """Rate a message of one of `owner`'s conversations; UnknownMessage for any other message."""
         if comment:
             comment = safety.redact(comment)
-        self.history.add_feedback(message_id, rating, comment, user)
+        self.history.add_feedback(message_id, rating, comment, user, owner=owner)
 
-    def conversation(self, conversation_id: str) -> Conversation | None:
+    def conversation(self, conversation_id: str, owner: str | None = None) -> Conversation | None:
+        """The conversation if it is `owner`'s; None when unknown or someone else's (callers can't tell)."""
+        if not self.history.owns(conversation_id, owner):
+            return None
         return self.history.conversation(conversation_id)
+
+    def open_conversation(self, conversation_id: str, owner: str | None, channel: str) -> bool:
+        """Use a caller-chosen conversation id (the CLI's batch labels); False if it is someone else's."""
+        return self.history.open_conversation(conversation_id, owner, channel)
+
+    def thread_conversation(self, thread_key: str, owner: str, channel: str = "slack") -> str:
+        """The random conversation id of `owner`'s turns in one chat thread (a Slack thread or DM)."""
+        return self.history.thread_conversation(thread_key, owner, channel)
 
     def feedback_list(self, limit: int = 200) -> list[FeedbackRecord]:
         return self.history.feedback_list(limit)
 
     def unanswered(self, limit: int = 100) -> list[UnansweredQuestion]:
         return self.history.unanswered(limit)
+
+    def gaps(self, limit: int = 500) -> list[GapGroup]:
+        """Refused and thumbs-down questions grouped by similarity, most frequent first."""
+        rows = self.history.gap_rows(limit)
+        return group_gaps(rows, self.embedder, self.settings.answer.gap_group_similarity)
 
     def claim_event(self, key: str) -> bool:
         return self.history.claim(key)
@@ -366,6 +436,12 @@ class AnswerService:
             )
         return sorted(docs.values(), key=lambda d: (d.topic or "~", d.title))
 
+    def catalogue(self) -> list[CatalogueEntry]:
+        """Documents as the maintainers' console lists them: review and supersession flags, last sync."""
+        metadatas = self.cache.current().metadatas
+        review_months = self.settings.corpus.review_months
+        return build_catalogue(metadatas, review_months, date.today(), self.indexer().indexed_at())
+
     def topics(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for doc in self.documents():
@@ -383,13 +459,25 @@ class AnswerService:
             self._indexer = Indexer(self.settings, self.store)
         return self._indexer
 
-    def ingest_paths(self, paths: list[Path], root: Path | None = None) -> IngestReport:
+    def jobs(self):  # type: ignore[no-untyped-def]
+        """The background job runner (ingest.jobs) that admin uploads and re-indexes go through."""
+        from ingest.jobs import JobRunner
+
+        if self._jobs is None:
+            self._jobs = JobRunner(self)
+        return self._jobs
+
+    def ingest_paths(
+        self, paths: list[Path], root: Path | None = None, *, indexer: Any = None, progress: Any = None
+    ) -> IngestReport:
         """Index files incrementally. Uploaded files live in `uploads/`; their sources are
-        `uploads/<name>` so they never collide with the corpus's own paths."""
+        `uploads/<name>` so they never collide with the corpus's own paths. Background jobs pass their
+        own low-priority `indexer` and a `progress` (ingest.indexer.Progress)."""
         root = root or self.uploads_dir
         if root.resolve() == self.uploads_dir.resolve():
             root = self.settings.data_dir
-        return self.indexer().run_targets([(p.resolve(), root.resolve()) for p in paths])
+        targets = [(p.resolve(), root.resolve()) for p in paths]
+        return (indexer or self.indexer()).run_targets(targets, progress=progress)
 
     def delete_document(self, source: str) -> int:
         deleted = self.indexer().delete_source(source)
@@ -398,15 +486,20 @@ class AnswerService:
             upload.unlink()
         return deleted
 
-    def reindex(self) -> IngestReport:
-        indexer = self.indexer()
+    def reindex(self, *, indexer: Any = None, progress: Any = None) -> IngestReport:
+        indexer = indexer or self.indexer()
         data_dir = self.settings.data_dir.resolve()
+        roots = set(indexer.roots())
+        # uploads/ always: a file saved there whose first indexing never finished (the server was
+        # killed) is not yet a known root, and must still be found.
+        if self.uploads_dir.is_dir():
+            roots.add(data_dir)
         targets = [
             (self.uploads_dir.resolve(), data_dir) if root == data_dir else (root, root)
-            for root in indexer.roots()
+            for root in sorted(roots)
             if root.exists()
         ]
-        return indexer.run_targets(targets, prune=True)
+        return indexer.run_targets(targets, prune=True, progress=progress)
 
     def ready(self) -> dict[str, bool]:
         return {"model": self.embedder.loaded, "store": self.store.ping()}

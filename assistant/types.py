@@ -18,6 +18,9 @@ class Source(BaseModel):
     published: str | None = None
     publisher: str | None = None
     topic: str | None = None
+    fetched_at: str | None = Field(
+        default=None, description="When a web page's quoted text was downloaded (ISO 8601); files have none."
+    )
     score: float = 0.0
     text: str
 
@@ -122,7 +125,10 @@ class IngestFailure(BaseModel):
 
 
 class IngestReport(BaseModel):
-    """The `pm-ingest --json` shape (exactly these keys)."""
+    """The `pm-ingest --json` shape (exactly these keys). `repaired` counts what the reconcile pass fixed
+    (orphan chunks and sentences removed, stale records dropped, lost files indexed again);
+    `not_modified` counts web pages that answered 304 or came back with the same body, so nothing of
+    them was parsed or embedded."""
 
     added: int = 0
     updated: int = 0
@@ -131,6 +137,8 @@ class IngestReport(BaseModel):
     failed: list[IngestFailure] = Field(default_factory=list)
     documents: int = 0
     chunks: int = 0
+    repaired: int = 0
+    not_modified: int = 0
 
 
 class QuestionError(ValueError):
@@ -138,4 +146,9 @@ class QuestionError(ValueError):
 
 
 class UnknownMessage(LookupError):
-    """Feedback for a message id the service never issued."""
+    """Feedback for a message id the service never issued, or one in another owner's conversation."""
+
+
+class UnknownConversation(LookupError):
+    """A conversation id that does not exist or belongs to someone else: front doors answer both with
+    the same 404, so an id's existence is never revealed to a caller who does not own it."""

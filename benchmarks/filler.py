@@ -450,3 +450,20 @@ def write(docs: list[FillerDoc], root: Path) -> int:
         path.write_text(doc.text, encoding="utf-8")
         written += 1
     return written
+
+
+def long_document(sections: int, number: int = 0) -> FillerDoc:
+    """One document of `sections` sections (= chunks), for a single upload as large as a practice
+    handbook: the load benchmark indexes one while it measures answers."""
+    rng = random.Random(f"pma-long-{number}")
+    practice = f"{rng.choice(PLACES)} {rng.choice(PRACTICE_KINDS)}"
+    subject = rng.choice(SUBJECTS)
+    doc_type = rng.choice(DOC_TYPES)
+    title = f"{practice}: {subject} handbook"
+    body = [f"# {title}"]
+    for n in range(sections):
+        body.append(f"## {n + 1}. {rng.choice(HEADINGS)}")
+        body.append(_section(rng, practice, subject, doc_type))
+    front = f'---\ntitle: "{title}"\ntopic: practice-admin\npublisher: "{practice}"\n---'
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{practice} {subject} handbook {number}".lower()).strip("-")
+    return FillerDoc(number, f"{slug}.md", front + "\n\n" + "\n\n".join(body) + "\n", sections)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
-from assistant.types import Answer, QuestionError
+from assistant.owners import LOCAL_OWNER
+from assistant.types import Answer, QuestionError, UnknownConversation
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -57,6 +58,7 @@ def _answer_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
             "timings_ms": answer.timings_ms,
             "conversation_id": answer.conversation_id,
             "message_id": answer.message_id,
+            "composer": answer.composer,
         }
     )
     return out
@@ -84,7 +86,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     service = _service(_settings(args))
     if args.question:
         try:
-            answer = service.answer(args.question, channel="cli")
+            answer = service.answer(args.question, channel="cli", owner=LOCAL_OWNER)
         except QuestionError as exc:
             print(f"pm-assistant ask: {exc}", file=sys.stderr)
             return 2
@@ -102,11 +104,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 item = json.loads(line)
                 if not isinstance(item.get("question"), str):
                     raise TypeError("'question' must be a string")
-                answer = service.answer(item["question"], item.get("conversation_id"), channel="cli")
+                conversation_id = item.get("conversation_id")
+                if conversation_id is not None:
+                    # Batch lines chain by a label of the user's choosing; the terminal owns its labels.
+                    conversation_id = str(conversation_id)
+                    if not service.open_conversation(conversation_id, LOCAL_OWNER, "cli"):
+                        raise UnknownConversation(f"conversation {conversation_id!r} is not a CLI one")
+                answer = service.answer(item["question"], conversation_id, channel="cli", owner=LOCAL_OWNER)
                 out = _answer_json(answer, item.get("id"))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, UnknownConversation) as exc:
                 out = {"id": None, "error": f"line {n}: {exc}"}
-                if isinstance(exc, QuestionError):
+                if isinstance(exc, QuestionError | UnknownConversation):
                     out["id"] = item.get("id")
             print(json.dumps(out), flush=True)  # batch output is always JSON lines
     return 0
@@ -165,6 +173,36 @@ def cmd_slack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_answers(args: argparse.Namespace) -> int:
+    """Approved answers as YAML, to keep under version control beside the corpus."""
+    from assistant.approved import ApprovedAnswerError
+    from assistant.service import AnswerService
+
+    service = AnswerService.from_settings(_settings(args))  # no model load: nothing is embedded here
+    if args.action == "export":
+        text = service.approved.export_yaml()
+        if args.file and str(args.file) != "-":
+            args.file.write_text(text, encoding="utf-8")
+            print(f"wrote {len(service.approved.all())} approved answers to {args.file}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return 0
+    if not args.file:
+        print("pm-assistant answers import: give the YAML FILE to import", file=sys.stderr)
+        return 2
+    try:
+        text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
+        added, updated = service.approved.import_yaml(text)
+    except OSError as exc:
+        print(f"pm-assistant answers import: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except ApprovedAnswerError as exc:
+        print(f"pm-assistant answers import: {exc}. Nothing was imported.", file=sys.stderr)
+        return 1
+    print(f"imported {added + updated} approved answers ({added} new, {updated} updated)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pm-assistant", description="Practice Manager Assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     data_dir(serve)
     serve.set_defaults(func=cmd_serve)
+
+    answers = sub.add_parser("answers", help="export or import approved answers as YAML")
+    answers.add_argument("action", choices=["export", "import"])
+    answers.add_argument("file", nargs="?", type=Path, help="YAML file (export: default stdout)")
+    data_dir(answers)
+    answers.set_defaults(func=cmd_answers)
 
     slack = sub.add_parser("slack", help="run the Slack bot in Socket Mode")
     data_dir(slack)

@@ -9,15 +9,16 @@ langchain issue #39937) — which is also what makes a SIGKILL mid-run harmless.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+import pathspec
 import sqlalchemy as sa
 from langchain_classic.indexes import SQLRecordManager
 from langchain_core.documents import Document
@@ -33,6 +34,8 @@ from ingest.loaders import LoadError, load_file, source_key
 # into: every file is then re-chunked, and every chunk re-embedded (the version is part of chunk ids).
 PIPELINE_VERSION = "5"
 IGNORE_FILE = ".pmaignore"
+# The file table's `root` for fetched web pages: not a folder, so re-indexing and --prune never scan it.
+WEB_ROOT = "web:"
 BATCH_CHUNKS = 128
 
 _metadata = sa.MetaData()
@@ -58,36 +61,90 @@ class Progress:
 
 @dataclass
 class _Pending:
-    path: Path
-    root: Path
+    path: Path | None  # None for a fetched web document, whose `documents` are already loaded
+    root: Path | str
     source: str
     digest: str
     is_new: bool
     chunks: list[Document] = field(default_factory=list)
+    documents: list[Document] | None = None
 
 
-def _ignore_patterns(root: Path) -> list[str]:
-    ignore = root / IGNORE_FILE
-    if not ignore.is_file():
-        return []
-    lines = ignore.read_text(encoding="utf-8").splitlines()
-    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+@dataclass
+class LoadedSource:
+    """A document loaded from somewhere other than a file (a web page): what `index_loaded` takes."""
+
+    source: str
+    digest: str
+    documents: list[Document]
+
+
+def _ignore_lines(folder: Path) -> list[str]:
+    ignore = folder / IGNORE_FILE
+    return ignore.read_text(encoding="utf-8").splitlines() if ignore.is_file() else []
+
+
+def _ignore_spec(folder: Path, lines: list[str] | None = None) -> pathspec.GitIgnoreSpec | None:
+    lines = _ignore_lines(folder) if lines is None else lines
+    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+_Specs = list[tuple[Path, pathspec.GitIgnoreSpec]]
+
+
+def _ignored(path: Path, specs: _Specs, *, is_dir: bool) -> bool:
+    """Gitignore semantics, each `.pmaignore` relative to its own folder; the deepest file that has
+    an opinion about a path (a pattern or a `!` re-include) decides, as in git."""
+    for base, spec in reversed(specs):
+        rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+        verdict = spec.check_file(rel).include
+        if verdict is not None:
+            return bool(verdict)
+    return False
 
 
 def scan(root: Path) -> list[Path]:
-    """Files under a root (or the root itself), minus hidden files and `.pmaignore` patterns."""
+    """Files under a root (or the root itself), minus hidden files and `.pmaignore` patterns.
+
+    A `.pmaignore` applies to its own folder and everything below it wherever the ingest starts:
+    `pm-ingest .` above `corpus/` honours `corpus/.pmaignore`, and `pm-ingest corpus/pcn` honours it
+    too (ancestors' files are read). A file or folder named on the command line is always taken.
+    """
     if root.is_file():
         return [root]
-    patterns = _ignore_patterns(root)
-    found = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue
-        if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in patterns):
-            continue
-        found.append(path)
-    return found
+    root = root.resolve()
+    specs: _Specs = []
+    for folder in reversed(root.parents):
+        # Patterns above the named folder apply inside it, except any that would exclude the folder
+        # itself: naming it is asking for it.
+        named = root.relative_to(folder).as_posix() + "/"
+        lines = [
+            ln
+            for ln in _ignore_lines(folder)
+            if not pathspec.GitIgnoreSpec.from_lines([ln]).check_file(named).include
+        ]
+        spec = _ignore_spec(folder, lines)
+        if spec is not None:
+            specs.append((folder, spec))
+    found: list[Path] = []
+    inherited: dict[Path, _Specs] = {root: specs}
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        active = inherited.pop(here)
+        spec = _ignore_spec(here)
+        if spec is not None:
+            active = [*active, (here, spec)]
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and not _ignored(here / d, active, is_dir=True)
+        )
+        for d in dirnames:
+            inherited[here / d] = active
+        for name in filenames:
+            path = here / name
+            if name.startswith(".") or not path.is_file() or _ignored(path, active, is_dir=False):
+                continue
+            found.append(path)
+    return sorted(found)
 
 
 class Indexer:
@@ -95,6 +152,7 @@ class Indexer:
 
     def __init__(self, settings: Settings, store: ChunkStore) -> None:
         self.store = store
+        self.limits = settings.ingest
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         namespace = f"chroma/{store.chunks.name}"
         self.records = SQLRecordManager(namespace, db_url=settings.record_manager_url)
@@ -102,6 +160,7 @@ class Indexer:
         self.engine = cast(sa.Engine, self.records.engine)  # created from a sync URL
         _metadata.create_all(self.engine)
         self._namespace = namespace
+        self._data_dir = settings.data_dir.resolve()
 
     # --- public ----------------------------------------------------------------------------------
     def run(
@@ -112,12 +171,20 @@ class Indexer:
         dry_run: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Ingest files and folders; a folder is its own root, a file's root is its folder."""
+        """Ingest files and folders; a folder is its own root, a file's root is its folder.
+
+        A path that does not exist is reported as it was given (`missing/x.md`, not joined to the
+        working directory), so the report reads like the command line that produced it.
+        """
         targets = []
+        report = IngestReport()
         for raw in paths:
+            if not raw.exists():
+                report.failed.append(IngestFailure(source=str(raw), error="no such file or folder"))
+                continue
             path = raw.resolve()
             targets.append((path, path.parent if path.is_file() else path))
-        return self.run_targets(targets, prune=prune, dry_run=dry_run, progress=progress)
+        return self.run_targets(targets, prune=prune, dry_run=dry_run, progress=progress, report=report)
 
     def run_targets(
         self,
@@ -126,10 +193,12 @@ class Indexer:
         prune: bool = False,
         dry_run: bool = False,
         progress: Progress | None = None,
+        report: IngestReport | None = None,
     ) -> IngestReport:
-        """Ingest (path to scan, root its sources are relative to) pairs."""
+        """Ingest (path to scan, root its sources are relative to) pairs; `report` may carry earlier
+        failures of the same command."""
         progress = progress or Progress()
-        report = IngestReport()
+        report = report or IngestReport()
         known = self._known_files()
         pending: list[_Pending] = []
         seen: dict[str, set[str]] = defaultdict(set)  # root -> sources present now
@@ -145,9 +214,9 @@ class Indexer:
             if path.is_dir():
                 prefix = "" if path == base else source_key(path, base) + "/"
                 prune_scopes[str(base)].add(prefix)
-            files.extend((p, base) for p in scan(path))
+            # The index's own files are never guidance (`pm-ingest .` where ./var is the data dir).
+            files.extend((p, base) for p in scan(path) if not p.resolve().is_relative_to(self._data_dir))
         progress.on_files(len(files))
-        salt = f"{PIPELINE_VERSION}:{self.store.embedder.model_id}:".encode()
         scanned: dict[str, tuple[Path, Path, str]] = {}  # source -> (path, root, digest) of this run
         for path, base in files:
             source = source_key(path, base)
@@ -168,7 +237,7 @@ class Indexer:
                 report.failed.append(IngestFailure(source=source, error=f"cannot read: {exc.strerror}"))
                 progress.on_file_done(source)
                 continue
-            digest = hashlib.sha256(salt + data).hexdigest()
+            digest = self.digest(data)
             scanned[source] = (path, base, digest)
             previous = known.get(source)
             if previous and previous[1] == digest:
@@ -201,6 +270,7 @@ class Indexer:
             report.deleted += 1
         changed = changed or bool(stale)
         repaired = self.reconcile()
+        report.repaired = sum(len(found) for found in repaired.values())
         if repaired["sources"]:
             # Sources whose chunks were lost (wholly or in part) and whose files are in this run: index
             # them again now. Their digests are the ones just read, so the next run skips them again.
@@ -210,6 +280,47 @@ class Indexer:
                 if source in repaired["sources"]
             ]
             self._index_pending(retry, IngestReport(), Progress())
+        if changed or any(repaired.values()):
+            self.store.bump_generation()
+        return self._totals(report)
+
+    def digest(self, data: bytes) -> str:
+        """A content digest that also changes with the pipeline version and the model, so a bump of
+        either makes every file and page "changed" once."""
+        salt = f"{PIPELINE_VERSION}:{self.store.embedder.model_id}:".encode()
+        return hashlib.sha256(salt + data).hexdigest()
+
+    def known_digest(self, source: str) -> str | None:
+        """The digest recorded when `source` was last indexed; None if it is not in the index."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(ingested_files.c.digest).where(ingested_files.c.source == source)
+            ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def index_loaded(
+        self,
+        items: list[LoadedSource],
+        *,
+        delete: Iterable[str] = (),
+        report: IngestReport,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Index already-loaded documents (web pages) through the same chunk → embed → record path as
+        files, delete the sources in `delete`, then reconcile; recorded under `WEB_ROOT`."""
+        known = self._known_files()
+        pending = [
+            _Pending(
+                None, WEB_ROOT, item.source, item.digest, item.source not in known, documents=item.documents
+            )
+            for item in items
+        ]
+        changed = self._index_pending(pending, report, progress or Progress())
+        for source in delete:
+            if self.delete_source(source, bump=False) or source in known:
+                report.deleted += 1
+                changed = True
+        repaired = self.reconcile()  # a lost web page has its row dropped: the next sync fetches it whole
         if changed or any(repaired.values()):
             self.store.bump_generation()
         return self._totals(report)
@@ -226,10 +337,22 @@ class Indexer:
             self.store.bump_generation()
         return len(keys)
 
+    def indexed_at(self) -> dict[str, float]:
+        """When each source's chunks were last written (the record manager's timestamps, epoch s)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT group_id, MAX(updated_at) FROM upsertion_record "
+                    "WHERE namespace = :ns GROUP BY group_id"
+                ),
+                {"ns": self._namespace},
+            ).all()
+        return {str(g): float(t) for g, t in rows if g is not None}
+
     def roots(self) -> list[Path]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(ingested_files.c.root).distinct()).all()
-        return [Path(r[0]) for r in rows]
+        return [Path(r[0]) for r in rows if r[0] != WEB_ROOT]
 
     def reconcile(self) -> dict[str, set[str]]:
         """Make record manager, chunk collection, sentence collection and file table agree.
@@ -282,10 +405,21 @@ class Indexer:
         ready: list[_Pending] = []
         for item in pending:
             try:
-                docs = load_file(item.path, item.root)
+                if item.documents is not None:
+                    docs = item.documents
+                else:
+                    assert item.path is not None
+                    assert isinstance(item.root, Path)
+                    docs = load_file(item.path, item.root, self.limits)
                 item.chunks = chunk_documents(docs)
                 if not item.chunks:
                     raise LoadError("no indexable text (every passage is under 10 words)")
+                limit = self.limits.max_chunks_per_document
+                if len(item.chunks) > limit:
+                    raise LoadError(
+                        f"too many chunks: {len(item.chunks):,} (limit {limit:,},"
+                        " set by PMA_INGEST__MAX_CHUNKS_PER_DOCUMENT)"
+                    )
                 ready.append(item)
             except LoadError as exc:
                 report.failed.append(IngestFailure(source=item.source, error=str(exc)))

@@ -5,6 +5,11 @@ on them, and every loader fails with a `LoadError` whose message a practice mana
 ("not a valid PDF: …", "empty document") instead of a library traceback. Metadata values are
 only `str` or `int` (what Chroma stores); keys whose value is unknown are left out, never `None`.
 
+Every loader gets the `IngestSettings` limits and checks them *before* the work they bound (YAML
+composing, unzipping, page extraction), because the files come from uploads: a 476-byte front matter
+of nested YAML aliases, or a 300 KB DOCX that inflates to gigabytes, must cost milliseconds and fail
+alone with a reason naming the setting, not take the server's memory with it.
+
 `metadata["source"]` is the file's path relative to the ingest root in POSIX form: the key the
 indexer uses to find, update and delete a document's chunks, so it must not depend on where the
 corpus folder happens to live.
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from datetime import date, datetime
 from html.parser import HTMLParser
@@ -27,6 +33,7 @@ from docx.table import Table
 from langchain_core.documents import Document
 from pypdf import PdfReader
 
+from assistant.config import IngestSettings
 from ingest.clean import promote_headings, strip_boilerplate
 
 Metadata = dict[str, str | int]
@@ -38,6 +45,19 @@ MAX_TITLE_WORDS = 15
 
 class LoadError(Exception):
     """A file could not be turned into text; the message says why in plain words."""
+
+
+def _too_big(what: str, size: int, limit: int, setting: str, unit: str = "") -> LoadError:
+    return LoadError(f"{what}: {size:,}{unit} (limit {limit:,}{unit}, set by PMA_INGEST__{setting.upper()})")
+
+
+def check_document_chars(text: str, limits: IngestSettings) -> str:
+    """Refuse text longer than `max_document_chars` before it is cleaned, split or chunked."""
+    if len(text) > limits.max_document_chars:
+        raise _too_big(
+            "document too long", len(text), limits.max_document_chars, "max_document_chars", " chars"
+        )
+    return text
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -106,8 +126,7 @@ def _short_first_line(text: str) -> str | None:
     return None
 
 
-def _meta_value(value: Any) -> str | int | None:
-    """Flatten a YAML value to what Chroma stores: dates as YYYY-MM-DD, lists joined with ", "."""
+def _scalar(value: Any) -> str | int | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -120,10 +139,21 @@ def _meta_value(value: Any) -> str | int | None:
         return str(value)
     if isinstance(value, str):
         return value.strip() or None
+    return None  # mappings, nested lists and nulls have no flat form
+
+
+def _meta_value(value: Any, max_chars: int) -> str | int | None:
+    """Flatten a YAML value to what Chroma stores: dates as YYYY-MM-DD, a list of scalars joined with
+    ", ", text cut to `max_chars` (every chunk carries its document's metadata, so one long value is
+    copied into every vector record and every answer's sources)."""
     if isinstance(value, list):
-        items = [str(item) for item in map(_meta_value, value) if item not in (None, "")]
-        return ", ".join(items) or None
-    return None  # mappings and nulls have no flat form
+        items = [str(item) for item in map(_scalar, value) if item not in (None, "")]
+        flat: str | int | None = ", ".join(items) or None
+    else:
+        flat = _scalar(value)
+    if isinstance(flat, str) and len(flat) > max_chars:
+        flat = flat[: max_chars - 1].rstrip() + "…"
+    return flat
 
 
 # ---------------------------------------------------------------------------------------------- Markdown
@@ -131,22 +161,53 @@ def _meta_value(value: Any) -> str | int | None:
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
 
 
-def load_markdown(data: bytes, path: Path) -> list[Piece]:
+class _NoAliasLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses anchors and aliases while composing.
+
+    Safe loading still expands aliases: nine levels of nine aliases each ("billion laughs") are a few
+    hundred bytes that become a billion list items once flattened. Front matter never needs them, so
+    the first `&anchor` or `*alias` ends the parse before anything is built.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&name, *name) are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _front_matter(raw: str, limits: IngestSettings) -> dict[Any, Any]:
+    size = len(raw.encode("utf-8"))
+    if size > limits.max_front_matter_bytes:
+        raise _too_big(
+            "YAML front matter too large",
+            size,
+            limits.max_front_matter_bytes,
+            "max_front_matter_bytes",
+            " bytes",
+        )
+    try:
+        front = yaml.load(raw, Loader=_NoAliasLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise LoadError(f"invalid YAML front matter: {_reason(exc)}") from exc
+    if front is not None and not isinstance(front, dict):
+        raise LoadError("invalid YAML front matter: expected key: value pairs")
+    return front or {}
+
+
+def load_markdown(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     """Corpus notes: YAML front matter becomes metadata, the body is kept as written."""
-    text = _decode_text(data, ("utf-8-sig",))
+    text = check_document_chars(_decode_text(data, ("utf-8-sig",)), limits)
     meta: Metadata = {}
     match = _FRONT_MATTER.match(text)
     if match:
-        try:
-            front = yaml.safe_load(match.group(1))
-        except yaml.YAMLError as exc:
-            raise LoadError(f"invalid YAML front matter: {_reason(exc)}") from exc
-        if front is not None and not isinstance(front, dict):
-            raise LoadError("invalid YAML front matter: expected key: value pairs")
-        for key, value in (front or {}).items():
-            flat = _meta_value(value)
-            if flat not in (None, "") and str(key) not in RESERVED_KEYS:
-                meta[str(key)] = flat
+        for key, value in _front_matter(match.group(1), limits).items():
+            flat = _meta_value(value, limits.max_metadata_chars)
+            name = str(key)
+            if flat not in (None, "") and name not in RESERVED_KEYS and len(name) <= 100:
+                meta[name] = flat
         text = text[match.end() :]
     body = _require_text(text)
     meta["title"] = str(meta.get("title") or _first_heading(body) or readable_stem(path))
@@ -156,9 +217,10 @@ def load_markdown(data: bytes, path: Path) -> list[Piece]:
 # ---------------------------------------------------------------------------------------------- plain text
 
 
-def load_text(data: bytes, path: Path) -> list[Piece]:
+def load_text(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     """Plain text, usually a saved web page: strip page furniture, title from a short first line."""
-    body = _require_text(strip_boilerplate(_decode_text(data, ("utf-8-sig", "cp1252"))))
+    text = check_document_chars(_decode_text(data, ("utf-8-sig", "cp1252")), limits)
+    body = _require_text(strip_boilerplate(text))
     lines = body.strip().split("\n")
     # A saved page often opens with the site's name above the headline: of the opening short lines,
     # the longest is the headline. It becomes the H1; a site name above it is dropped.
@@ -232,14 +294,14 @@ def _iso_date(value: str) -> str | None:
     return match.group(0) if match else None
 
 
-def load_html(data: bytes, path: Path) -> list[Piece]:
+def load_html(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     """Main content via trafilatura (drops nav, headers, footers, cookie and share blocks).
 
     Markdown output keeps headings as `#` lines and tables as pipe rows. If trafilatura finds no
     main content (very short or unusual pages) the whole visible text is used instead, minus the
     obvious page regions, and both go through `strip_boilerplate`.
     """
-    html = _decode_text(data, ("utf-8-sig", "cp1252"))
+    html = check_document_chars(_decode_text(data, ("utf-8-sig", "cp1252")), limits)
     parser = _HtmlText()
     parser.feed(html)
     parser.close()
@@ -283,8 +345,12 @@ def tidy_pdf_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def load_pdf(data: bytes, path: Path) -> list[Piece]:
-    """One piece per page with text (metadata "page" is 1-based), so answers can cite a page."""
+def load_pdf(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
+    """One piece per page with text (metadata "page" is 1-based), so answers can cite a page.
+
+    The page count is checked before any text is extracted, and extraction stops as soon as the text
+    so far passes `max_document_chars`.
+    """
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -294,7 +360,18 @@ def load_pdf(data: bytes, path: Path) -> list[Piece]:
                 raise LoadError(f"encrypted PDF: {_reason(exc)}") from exc
             if not opened:
                 raise LoadError("encrypted PDF: it needs a password")
-        pages = [promote_headings(tidy_pdf_text(page.extract_text() or "")) for page in reader.pages]
+        if len(reader.pages) > limits.max_pdf_pages:
+            raise _too_big("too many PDF pages", len(reader.pages), limits.max_pdf_pages, "max_pdf_pages")
+        pages = []
+        chars = 0
+        for page in reader.pages:
+            raw = page.extract_text() or ""
+            chars += len(raw)
+            if chars > limits.max_document_chars:
+                raise _too_big(
+                    "document too long", chars, limits.max_document_chars, "max_document_chars", "+ chars"
+                )
+            pages.append(promote_headings(tidy_pdf_text(raw)))
         info_title = (reader.metadata.title if reader.metadata else None) or ""
     except LoadError:
         raise
@@ -340,8 +417,31 @@ def _docx_block(block: Any) -> str:
     return text
 
 
-def load_docx(data: bytes, path: Path) -> list[Piece]:
+def _check_docx_package(data: bytes, limits: IngestSettings) -> None:
+    """Refuse a zip bomb from its directory alone, before python-docx inflates anything.
+
+    The sizes in the zip directory can be trusted as a bound: `zipfile` never returns more than a
+    member's declared size (a member that inflates past it fails its CRC check instead).
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            members = package.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise LoadError("not a valid DOCX: the file is not a Word (Office Open XML) package") from exc
+    if len(members) > limits.max_docx_members:
+        raise _too_big("DOCX has too many parts", len(members), limits.max_docx_members, "max_docx_members")
+    size = sum(member.file_size for member in members)
+    limit = limits.max_docx_uncompressed_mb * 1024 * 1024
+    if size > limit:
+        raise LoadError(
+            f"DOCX too large when unzipped: {size / 1048576:,.1f} MB "
+            f"(limit {limits.max_docx_uncompressed_mb:,} MB, set by PMA_INGEST__MAX_DOCX_UNCOMPRESSED_MB)"
+        )
+
+
+def load_docx(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     """Word documents in reading order, paragraphs and tables interleaved as in the file."""
+    _check_docx_package(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = [_docx_block(block) for block in document.iter_inner_content()]
@@ -351,13 +451,13 @@ def load_docx(data: bytes, path: Path) -> list[Piece]:
         if type(exc).__name__ == "PackageNotFoundError":
             reason = "the file is not a Word (Office Open XML) package"
         raise LoadError(f"not a valid DOCX: {reason}") from exc
-    body = _require_text("\n\n".join(block for block in blocks if block))
+    body = _require_text(check_document_chars("\n\n".join(block for block in blocks if block), limits))
     return [(body, {"title": core_title or _first_heading(body) or readable_stem(path)})]
 
 
 # ---------------------------------------------------------------------------------------------- entry
 
-LOADERS: dict[str, Callable[[bytes, Path], list[Piece]]] = {
+LOADERS: dict[str, Callable[[bytes, Path, IngestSettings], list[Piece]]] = {
     ".md": load_markdown,
     ".markdown": load_markdown,
     ".txt": load_text,
@@ -369,11 +469,13 @@ LOADERS: dict[str, Callable[[bytes, Path], list[Piece]]] = {
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(LOADERS)
 
 
-def load_file(path: Path, root: Path) -> list[Document]:
+def load_file(path: Path, root: Path, limits: IngestSettings | None = None) -> list[Document]:
     """Load one file as Documents (one per file, or one per page for PDFs).
 
-    Raises LoadError with a human-readable reason for anything that cannot be loaded.
+    Raises LoadError with a human-readable reason for anything that cannot be loaded, or that goes past
+    one of the `limits` (the defaults of `IngestSettings` when none are given).
     """
+    limits = limits or IngestSettings()
     suffix = path.suffix.lower()
     loader = LOADERS.get(suffix)
     if loader is None:
@@ -386,5 +488,6 @@ def load_file(path: Path, root: Path) -> list[Document]:
         raise LoadError("empty document")
     source = source_key(path, root)
     return [
-        Document(page_content=text, metadata={**meta, "source": source}) for text, meta in loader(data, path)
+        Document(page_content=text, metadata={**meta, "source": source})
+        for text, meta in loader(data, path, limits)
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,3 +68,74 @@ def service_factory(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
         return service
 
     return build
+
+
+EVAL_DIR = ROOT / "tests" / "eval"
+EVAL_DOCUMENTS = EVAL_DIR / "documents"
+
+
+@pytest.fixture(scope="session")
+def eval_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> AnswerService:
+    """The store the evaluation splits are about, built as `make eval-store` builds it: the shipped corpus
+    and the long-form evaluation documents, each ingested from its own folder."""
+    settings = make_settings(tmp_path_factory.mktemp("eval-data"))
+    service = AnswerService(settings, embedder=embedder)
+    report = Indexer(settings, service.store).run([CORPUS, EVAL_DOCUMENTS])
+    assert not report.failed, report.failed
+    service.warm_up()
+    return service
+# --- PostgreSQL (PMA_TEST_POSTGRES_URL, started by .ci/run) -----------------------------------------------
+
+POSTGRES_ENV = "PMA_TEST_POSTGRES_URL"
+
+
+def _postgres_unavailable(reason: str) -> None:
+    """Under CI a missing Postgres is a failure (the tests would silently not run); locally a skip."""
+    import os
+
+    message = f"PostgreSQL tests need {POSTGRES_ENV} (see .ci/run): {reason}"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The URL of the throw-away PostgreSQL server `.ci/run` starts (a database the tests may use freely)."""
+    import os
+
+    import sqlalchemy as sa
+
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        _postgres_unavailable("it is not set")
+    assert url is not None
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        _postgres_unavailable(f"{url} is unreachable ({type(exc).__name__}: {exc})")
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty database on the test server for one test, dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"pma_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

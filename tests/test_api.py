@@ -341,7 +341,7 @@ def test_upload_indexes_a_document_incrementally(
 ) -> None:
     before = document_sources(admin_client)
     response = admin_client.post(
-        "/v1/admin/documents",
+        "/v1/admin/documents?wait=true",
         headers=ADMIN,
         files={"file": ("Lindenbrook fire drills.md", UPLOAD_MD, "text/markdown")},
     )
@@ -361,7 +361,9 @@ def test_upload_indexes_a_document_incrementally(
 
     # The same bytes again change nothing.
     again = admin_client.post(
-        "/v1/admin/documents", headers=ADMIN, files={"file": ("Lindenbrook fire drills.md", UPLOAD_MD)}
+        "/v1/admin/documents?wait=true",
+        headers=ADMIN,
+        files={"file": ("Lindenbrook fire drills.md", UPLOAD_MD)},
     )
     assert again.status_code == 201
     assert again.json()["report"]["added"] == 0
@@ -374,7 +376,7 @@ def test_upload_of_a_real_pdf(admin_client: TestClient, tmp_path: Path) -> None:
         title="Marrowgate evacuation drills",
     )
     response = admin_client.post(
-        "/v1/admin/documents",
+        "/v1/admin/documents?wait=true",
         headers=ADMIN,
         files={"file": ("drills.pdf", pdf.read_bytes(), "application/pdf")},
     )
@@ -426,7 +428,9 @@ def test_corrupt_pdf_is_422_and_changes_nothing(
     before = admin_client.get("/v1/documents").json()
     corrupt = b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nthis is not really a pdf\n%%EOF"
     response = admin_client.post(
-        "/v1/admin/documents", headers=ADMIN, files={"file": ("broken.pdf", corrupt, "application/pdf")}
+        "/v1/admin/documents?wait=true",
+        headers=ADMIN,
+        files={"file": ("broken.pdf", corrupt, "application/pdf")},
     )
     assert response.status_code == 422
     assert "broken.pdf" in response.json()["detail"]
@@ -445,13 +449,13 @@ def test_corrupt_reupload_keeps_the_earlier_good_version(
     )
     assert (
         admin_client.post(
-            "/v1/admin/documents", headers=ADMIN, files={"file": ("plan.pdf", good.read_bytes())}
+            "/v1/admin/documents?wait=true", headers=ADMIN, files={"file": ("plan.pdf", good.read_bytes())}
         ).status_code
         == 201
     )
     before = admin_client.get("/v1/documents").json()
     response = admin_client.post(
-        "/v1/admin/documents", headers=ADMIN, files={"file": ("plan.pdf", b"%PDF-1.4 garbage")}
+        "/v1/admin/documents?wait=true", headers=ADMIN, files={"file": ("plan.pdf", b"%PDF-1.4 garbage")}
     )
     assert response.status_code == 422
     assert (fresh_service.settings.data_dir / "uploads" / "plan.pdf").read_bytes() == good.read_bytes()
@@ -462,7 +466,7 @@ def test_upload_names_cannot_escape_the_uploads_folder(
     admin_client: TestClient, fresh_service: AnswerService
 ) -> None:
     response = admin_client.post(
-        "/v1/admin/documents", headers=ADMIN, files={"file": ("../../evil notes.md", UPLOAD_MD)}
+        "/v1/admin/documents?wait=true", headers=ADMIN, files={"file": ("../../evil notes.md", UPLOAD_MD)}
     )
     assert response.status_code == 201
     assert response.json()["source"] == "uploads/evil notes.md"
@@ -471,7 +475,7 @@ def test_upload_names_cannot_escape_the_uploads_folder(
 
 def test_delete_document_then_404(admin_client: TestClient, fresh_service: AnswerService) -> None:
     source = admin_client.post(
-        "/v1/admin/documents", headers=ADMIN, files={"file": ("drills.md", UPLOAD_MD)}
+        "/v1/admin/documents?wait=true", headers=ADMIN, files={"file": ("drills.md", UPLOAD_MD)}
     ).json()["source"]
     response = admin_client.delete(f"/v1/admin/documents/{source}", headers=ADMIN)
     assert response.status_code == 200
@@ -481,7 +485,7 @@ def test_delete_document_then_404(admin_client: TestClient, fresh_service: Answe
 
     assert admin_client.delete(f"/v1/admin/documents/{source}", headers=ADMIN).status_code == 404
     # A reindex must not bring the deleted upload back.
-    admin_client.post("/v1/admin/reindex", headers=ADMIN)
+    admin_client.post("/v1/admin/reindex?wait=true", headers=ADMIN)
     assert source not in document_sources(admin_client)
 
 
@@ -493,10 +497,21 @@ def test_delete_of_a_corpus_document_with_slashes(admin_client: TestClient) -> N
 
 
 def test_reindex_reports_in_the_ingest_shape(admin_client: TestClient) -> None:
-    response = admin_client.post("/v1/admin/reindex", headers=ADMIN)
+    response = admin_client.post("/v1/admin/reindex?wait=true", headers=ADMIN)
     assert response.status_code == 200
     report = response.json()
-    assert set(report) == {"added", "updated", "skipped", "deleted", "failed", "documents", "chunks"}
+    assert set(report) == {
+        "added",
+        "updated",
+        "skipped",
+        "deleted",
+        "failed",
+        "documents",
+        "chunks",
+        "repaired",
+        "not_modified",
+    }
+    assert report["repaired"] == 0
     assert report["failed"] == []
     assert report["skipped"] >= 1
 

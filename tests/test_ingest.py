@@ -22,7 +22,7 @@ from assistant.store import open_store
 from assistant.types import IngestReport
 from ingest.indexer import Indexer, ingested_files
 
-REPORT_KEYS = {"added", "updated", "skipped", "deleted", "failed", "documents", "chunks"}
+REPORT_KEYS = {"added", "updated", "skipped", "deleted", "failed", "documents", "chunks", "repaired", "not_modified"}
 
 
 def note(title: str, topic: str, sentences: int, seed: int) -> str:
@@ -287,6 +287,8 @@ def test_reconcile_repairs_drift_between_records_and_chroma(tmp_path: Path, embe
     original = ids_by_source(indexer)
     assert len(original["long.md"]) >= 3
     lost = sorted(original["long.md"])[:2]
+    lost_sentences = sum(owner in lost for owner in indexer.store.sentence_owner_ids().values())
+    assert lost_sentences >= 2
     indexer.store.chunks.delete(ids=lost)  # behind the record manager's back; their sentences remain
     indexer.store.chunks.add(
         ids=["orphan-chunk"],
@@ -308,8 +310,13 @@ def test_reconcile_repairs_drift_between_records_and_chroma(tmp_path: Path, embe
     assert ids_by_source(indexer) == original
     assert_consistent(indexer)
     assert report.chunks == sum(len(ids) for ids in original.values())
+    # Every repair is counted: 1 orphan chunk, 2 stale records, the orphan sentence plus those of the
+    # lost chunks, and 1 file indexed again.
+    assert report.repaired == 1 + 2 + (1 + lost_sentences) + 1
     # The repaired file is recorded with its real digest: the next run has nothing to do.
-    assert counts(indexer_for(data, embedder).run([corpus])) == (0, 0, 2, 0)
+    again = indexer_for(data, embedder).run([corpus])
+    assert counts(again) == (0, 0, 2, 0)
+    assert again.repaired == 0
 
 
 # ------------------------------------------------------------------------------ the command

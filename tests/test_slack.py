@@ -8,6 +8,7 @@ from a fake Web API server (`fake_slack.FakeSlack`) — no Slack, and nothing of
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from fake_slack import BOT_ID, BOT_USER_ID, Call, FakeSlack
 from slack_sdk.signature import SignatureVerifier
 
 from assistant.config import SlackSettings
+from assistant.owners import slack_owner
 from assistant.types import Answer, Source
 from bots.slack.blocks import (
     ACTION_FEEDBACK_DOWN,
@@ -389,6 +391,13 @@ def mention(
     return event
 
 
+def thread_conversation(service: AnswerService, channel: str, thread: str, user: str = USER) -> Any:
+    """The stored conversation of `user`'s turns in one Slack thread (None if there is none)."""
+    owner = slack_owner(TEAM, user)
+    conversation_id = service.history.find_thread_conversation(conversation_key(TEAM, channel, thread), owner)
+    return service.conversation(conversation_id, owner) if conversation_id else None
+
+
 def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
     """Poll `condition` until it returns something truthy (the service's state has no change signal)."""
     deadline = time.monotonic() + timeout
@@ -545,7 +554,7 @@ def test_follow_up_mention_in_thread_continues_the_conversation(
     fake_slack.wait_for("chat.update", 2, channel=channel)
     posts = fake_slack.calls("chat.postMessage", channel=channel)
     assert [p.body["thread_ts"] for p in posts] == [root, root]
-    conversation = corpus_service.conversation(conversation_key(TEAM, channel, root))
+    conversation = thread_conversation(corpus_service, channel, root)
     assert conversation is not None
     # Compared as a set: the history orders turns by a timestamp with one-second resolution.
     assert {t.question for t in conversation.turns} == {GROUNDED_QUESTION, "and when did that start?"}
@@ -655,7 +664,7 @@ def test_nhs_number_gets_private_warning_and_nothing_is_stored(
     assert "NHS number" in warning.body["text"]
     fake_slack.assert_stays("chat.postMessage", 0, seconds=1.0, channel=channel)
     assert not fake_slack.calls("chat.update", channel=channel)
-    assert corpus_service.conversation(conversation_key(TEAM, channel, ts)) is None
+    assert thread_conversation(corpus_service, channel, ts) is None
     assert not [u for u in corpus_service.unanswered() if "5919" in u.question]
 
 
@@ -696,7 +705,7 @@ def test_direct_message_is_answered_in_the_dm(
     [post] = fake_slack.calls("chat.postMessage", channel=channel)
     assert post.body.get("thread_ts") is None
     assert _block(update.blocks, "sources") is not None
-    conversation = corpus_service.conversation(conversation_key(TEAM, channel, "dm"))
+    conversation = thread_conversation(corpus_service, channel, "dm")
     assert conversation is not None
     assert len(conversation.turns) == 1
 
@@ -735,3 +744,100 @@ def test_socket_mode_needs_an_app_token(corpus_service: AnswerService, slack_set
     handler = socket_mode_handler(corpus_service, with_token)
     assert handler.app_token == "xapp-1-test"
     assert handler.client.web_client.base_url == slack_settings.slack.api_url
+
+
+def test_dm_conversation_id_is_random_and_unreachable_over_http(
+    slack: SlackClient, fake_slack: FakeSlack, corpus_service: AnswerService
+) -> None:
+    """Row 5: a DM's conversation id used to be `slack:{team}:{channel}:dm`, which any API key could read
+    and append to. Now it is random, and Slack conversations have an owner no HTTP caller can be."""
+    from fastapi.testclient import TestClient
+
+    from bots.api import create_app
+
+    channel = _id("D")
+    dm = {"type": "message", "channel_type": "im", "user": USER, "text": GROUNDED_QUESTION, "ts": _ts()}
+    slack.event({**dm, "channel": channel})
+    fake_slack.wait_for("chat.update", channel=channel)
+    conversation = thread_conversation(corpus_service, channel, "dm")
+    assert conversation is not None
+    conversation_id = conversation.conversation_id
+    assert re.fullmatch(r"[0-9a-f]{32}", conversation_id), conversation_id
+    assert TEAM not in conversation_id
+    assert channel not in conversation_id
+    # Another DM channel of the same user gets an unrelated id.
+    other_channel = _id("D")
+    slack.event({**dm, "channel": other_channel, "ts": _ts()})
+    fake_slack.wait_for("chat.update", channel=other_channel)
+    other = thread_conversation(corpus_service, other_channel, "dm")
+    assert other is not None
+    assert other.conversation_id != conversation_id
+
+    message_id = conversation.turns[0].message_id
+    for headers in ({}, {"X-API-Key": "key-of-someone-else"}):
+        keys = ["key-of-someone-else"] if headers else []
+        api = TestClient(
+            create_app(
+                corpus_service,
+                corpus_service.settings.model_copy(
+                    update={"api": corpus_service.settings.api.model_copy(update={"keys": keys})}
+                ),
+            )
+        )
+        for guess in (conversation_id, conversation_key(TEAM, channel, "dm")):
+            read = api.get(f"/v1/conversations/{guess}", headers=headers)
+            assert read.status_code == 404
+            assert read.json() == {"detail": "Unknown conversation."}
+            steer = api.post(
+                "/v1/ask",
+                json={"question": "and when did that start?", "conversation_id": guess},
+                headers=headers,
+            )
+            assert steer.status_code == 404
+            assert steer.json() == {"detail": "Unknown conversation."}
+        rate = api.post("/v1/feedback", json={"message_id": message_id, "rating": "down"}, headers=headers)
+        assert rate.status_code == 404
+    unchanged = thread_conversation(corpus_service, channel, "dm")
+    assert unchanged is not None
+    assert [t.question for t in unchanged.turns] == [GROUNDED_QUESTION]
+    assert not [f for f in corpus_service.feedback_list() if f.message_id == message_id]
+
+
+def test_someone_else_in_the_thread_gets_their_own_conversation(
+    slack: SlackClient, fake_slack: FakeSlack, corpus_service: AnswerService
+) -> None:
+    """A colleague following up in someone's thread is answered, but does not join (or steer) the
+    asker's conversation, and cannot rate the asker's answer."""
+    channel, root, colleague = _id("C"), _ts(), _id("U")
+    slack.event(mention(channel, GROUNDED_QUESTION, ts=root))
+    [first] = fake_slack.wait_for("chat.update", channel=channel)
+    follow = {**mention(channel, "and when did that start?", thread_ts=root), "user": colleague}
+    slack.event(follow)
+    fake_slack.wait_for("chat.update", 2, channel=channel)
+    mine = thread_conversation(corpus_service, channel, root)
+    theirs = thread_conversation(corpus_service, channel, root, user=colleague)
+    assert mine is not None
+    assert theirs is not None
+    assert mine.conversation_id != theirs.conversation_id
+    assert [t.question for t in mine.turns] == [GROUNDED_QUESTION]
+    assert [t.question for t in theirs.turns] == ["and when did that start?"]
+
+    message_id = _buttons(first.blocks)[ACTION_FEEDBACK_UP]["value"]
+    hook = _id("fb")
+    payload = {
+        "type": "block_actions",
+        "user": {"id": colleague, "team_id": TEAM},
+        "team": {"id": TEAM},
+        "channel": {"id": channel},
+        "container": {"type": "message", "message_ts": first.body["ts"], "channel_id": channel},
+        "trigger_id": "1.2.5",
+        "response_url": fake_slack.response_url(hook),
+        "actions": [
+            {"type": "button", "action_id": ACTION_FEEDBACK_UP, "value": message_id, "action_ts": _ts()}
+        ],
+    }
+    clicked, _ = slack.click(payload, path="/slack/interactions")
+    assert clicked.status_code == 200
+    [reply] = fake_slack.wait_for("response", where=lambda c: c.path.endswith(hook))
+    assert "recorded" not in reply.body["text"].replace("wasn't recorded", "")
+    assert not [f for f in corpus_service.feedback_list() if f.message_id == message_id]

@@ -47,7 +47,6 @@ class Judgement:
     scored: list[Candidate]
     probability: float
     support: float
-    answerable: bool
 
 
 class AnswerPolicy:
@@ -78,21 +77,17 @@ class AnswerPolicy:
         x = question_features(reading, scored, result)
         probability = float(self.answerability.predict(x)[0]) if scored else 0.0
         support = max((c.feature("sim") for c in scored), default=0.0)
-        answerable = bool(scored) and probability >= self.settings.min_answerable
-        return Judgement(question, reading, result, scored, probability, support, answerable)
+        return Judgement(question, reading, result, scored, probability, support)
+
+    def answers(self, judged: Judgement) -> bool:
+        """The decision itself: the documents answer when the calibrated probability reaches the threshold."""
+        return bool(judged.scored) and judged.probability >= self.settings.min_answerable
 
     # --- deciding and composing ------------------------------------------------------------------------
     def answer(self, asked: str, result: RetrievalResult, today: date | None = None) -> Composition:
         """`result` was retrieved for the question (a follow-up joined to its antecedent); `asked` is the
         user's own latest wording, whose reading decides what is expected."""
-        today = today or date.today()
-        judged = self.judge(asked, result)
-        if judged.answerable:
-            selection = self._select(judged, self.settings.max_sentences, self.settings.max_words)
-            composition = self.composer.render([selection], today)
-            composition.probability = judged.probability
-            return composition
-        return self._decline(judged, today)
+        return self.compose(self.judge(asked, result), [], today)
 
     def answer_parts(
         self,
@@ -102,17 +97,28 @@ class AnswerPolicy:
         today: date | None = None,
     ) -> Composition:
         """A two-part question: each part judged and answered from its own retrieval, one set of citations."""
+        return self.compose(self.judge(asked, whole), [self.judge(part, result) for part, result in parts], today)
+
+    def compose(self, whole: Judgement, parts: list[Judgement], today: date | None = None) -> Composition:
+        """Decide and write the answer from judgements already made (training reuses them across thresholds)."""
         today = today or date.today()
-        judged = [self.judge(part, result) for part, result in parts]
+        if not parts:
+            if self.answers(whole):
+                selection = self._select(whole, self.settings.max_sentences, self.settings.max_words)
+                composition = self.composer.render([selection], today)
+                composition.probability = whole.probability
+                return composition
+            return self._decline(whole, today)
+        judged = parts
         budget = self.settings.max_words // len(parts)
-        answered = [j for j in judged if j.answerable]
+        answered = [j for j in judged if self.answers(j)]
         if not answered:
-            return self._decline(self.judge(asked, whole), today)
+            return self._decline(whole, today)
         selections = [self._select(j, 2, budget) for j in answered]
         composition = self.composer.render(selections, today)
         composition.probability = min(j.probability for j in answered)
         for j in judged:
-            if not j.answerable:
+            if not self.answers(j):
                 composition.notes.insert(
                     0, f'The guidance I hold doesn\'t cover this part: "{shorten(j.question)}".'
                 )

@@ -38,7 +38,7 @@ from assistant.retrieval import RetrievalResult
 
 EVAL_DIR = Path("tests/eval")
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
-THRESHOLDS = tuple(round(t, 3) for t in np.arange(0.05, 0.951, 0.025))
+THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.05, 0.951, 0.025))
 EXTRA_P = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MAX_FALSE_REFUSALS = 0.05
 FOLDS = 5
@@ -167,16 +167,23 @@ def _question_rows(
     return np.stack(xs), np.asarray(ys), np.asarray(groups)
 
 
-def evaluate_policy(examples: list[Example], policy: AnswerPolicy) -> dict[str, float]:
+def judge_all(examples: list[Example], policy: AnswerPolicy) -> list[tuple[Any, list[Any]]]:
+    """Each example judged once (whole question, then its parts): the features and probabilities do not
+    depend on the thresholds being chosen, so the grid reuses them."""
+    return [
+        (
+            policy.judge(ex.q["question"], ex.results[0]),
+            [policy.judge(part, result) for part, result in zip(ex.parts, ex.results[1:], strict=True)],
+        )
+        for ex in examples
+    ]
+
+
+def evaluate_policy(examples: list[Example], policy: AnswerPolicy, judged: list[tuple[Any, list[Any]]]) -> dict[str, float]:
     """Accuracy (all keys in a grounded answer), refusal accuracy and false refusals, as the service."""
     correct = refused_ok = false_refusals = answerable = unanswerable = 0
-    for ex in examples:
-        if ex.parts:
-            composition = policy.answer_parts(
-                ex.q["question"], ex.results[0], list(zip(ex.parts, ex.results[1:], strict=True))
-            )
-        else:
-            composition = policy.answer(ex.q["question"], ex.results[0])
+    for ex, (whole, parts) in zip(examples, judged, strict=True):
+        composition = policy.compose(whole, parts)
         if ex.answerable:
             answerable += 1
             correct += composition.grounded and has_all(composition.text, ex.q["answer_keys"])
@@ -219,6 +226,8 @@ def train(settings: Settings, eval_dir: Path = EVAL_DIR, out_dir: Path = model.M
     log(f"answerability: {len(qy)} questions, {int(qy.sum())} answerable, C={answerability.meta['C']}")
 
     titles = service.cache.current().titles
+    base = AnswerPolicy(settings.answer, titles, passages=passages, scorer=scorer, answerability=answerability)
+    dev_judged = judge_all(dev_ex, base)
     curve = []
     best: tuple[float, float, float] | None = None
     best_key: tuple[float, ...] = ()
@@ -228,7 +237,7 @@ def train(settings: Settings, eval_dir: Path = EVAL_DIR, out_dir: Path = model.M
                 **{**settings.answer.model_dump(), "min_answerable": t, "extra_sentence_min_p": extra}
             )
             policy = AnswerPolicy(answer_settings, titles, passages=passages, scorer=scorer, answerability=answerability)
-            m = evaluate_policy(dev_ex, policy)
+            m = evaluate_policy(dev_ex, policy, dev_judged)
             curve.append({"min_answerable": t, "extra_sentence_min_p": extra, **{k: round(v, 4) for k, v in m.items()}})
             ok = m["false_refusals"] <= MAX_FALSE_REFUSALS
             key = (ok, round(m["accuracy"] + m["refusal"], 4), round(m["accuracy"], 4), -t, -extra)

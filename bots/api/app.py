@@ -6,19 +6,22 @@ so tests (and anyone embedding it) can build several independent apps in one pro
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from assistant.config import Settings
 from assistant.service import AnswerService
-from assistant.types import QuestionError, UnknownMessage
+from assistant.types import QuestionError, UnknownConversation, UnknownMessage
 from bots.api.limits import UploadSizeGuard
 from bots.api.metrics import Metrics, MetricsMiddleware
-from bots.api.ratelimit import SlidingWindowLimiter
-from bots.api.routes import admin, ask, documents, feedback, health, search
+from bots.api.ratelimit import build_limiter
+from bots.api.routes import admin, ask, console, documents, feedback, health, search
+from bots.api.session import SessionCookieMiddleware, SessionCookies, session_secret
 from bots.web import STATIC_DIR
 
 # The chat page may load only its own files and talk only to this server: even if a renderer bug let
@@ -45,17 +48,24 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     `settings` defaults to the service's own, so both always agree unless a caller means otherwise.
     """
     settings = settings or service.settings
-    app = FastAPI(title="Practice Manager Assistant", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Practice Manager Assistant",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan(service),
+    )
     app.state.service = service
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
+    app.state.limiter = build_limiter(settings, service.history, settings.api.rate_limit_per_minute)
+    app.state.sessions = sessions = SessionCookies(
+        session_secret(settings), settings.api.session_max_age_days
+    )
     if service.writer is not None:
         metrics.watch_llm(service.writer.stats)
-    app.state.limiter = SlidingWindowLimiter(settings.api.rate_limit_per_minute, window_s=60.0)
-    app.state.ingest_lock = asyncio.Lock()
 
     _add_error_handlers(app)
-    for module in (ask, search, feedback, documents, admin, health):
+    for module in (ask, search, feedback, documents, admin, console, health):
         app.include_router(module.router)
     _add_web(app)
 
@@ -67,8 +77,29 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
 
     # Last added runs first: metrics see every response, including the guard's early 413s.
     app.add_middleware(UploadSizeGuard, path=admin.UPLOAD_PATH, max_bytes=settings.api.max_upload_mb << 20)
+    app.add_middleware(SessionCookieMiddleware, cookies=sessions)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _lifespan(service: AnswerService) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """At start, ingest jobs a killed server left behind are marked interrupted and run again; while the
+    server runs, web guidance is synced on a timer (`PMA_SYNC__INTERVAL_HOURS`, off by default)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from ingest.schedule import start_sync_schedule
+
+        runner = service.jobs()
+        await run_in_threadpool(runner.recover)
+        stop = start_sync_schedule(app.state.service, app.state.settings)
+        try:
+            yield
+        finally:
+            stop()
+            runner.shutdown()
+
+    return lifespan
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -82,8 +113,13 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"detail": str(exc) or "Unknown message id."}, status_code=status.HTTP_404_NOT_FOUND
         )
 
+    async def unknown_conversation(_: Request, __: Exception) -> JSONResponse:
+        # Word for word the 404 of GET /v1/conversations/{id}: unknown and not-yours must look the same.
+        return JSONResponse({"detail": "Unknown conversation."}, status_code=status.HTTP_404_NOT_FOUND)
+
     app.add_exception_handler(QuestionError, question_error)
     app.add_exception_handler(UnknownMessage, unknown_message)
+    app.add_exception_handler(UnknownConversation, unknown_conversation)
 
 
 def _add_web(app: FastAPI) -> None:
@@ -92,5 +128,10 @@ def _add_web(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers=PAGE_SECURITY_HEADERS)
+
+    @app.get("/admin", include_in_schema=False)
+    async def admin_console() -> FileResponse:
+        # The page itself is public; everything it shows comes from token-protected /v1/admin/* routes.
+        return FileResponse(STATIC_DIR / "admin.html", headers=PAGE_SECURITY_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

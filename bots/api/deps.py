@@ -13,9 +13,11 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.config import Settings
+from assistant.owners import api_key_owner, session_owner
 from assistant.service import AnswerService
 from bots.api.metrics import Metrics
-from bots.api.ratelimit import SlidingWindowLimiter
+from bots.api.ratelimit import RateLimiter
+from bots.api.session import NEW_SESSION_STATE, SESSION_COOKIE, SessionCookies
 
 
 def get_service(request: Request) -> AnswerService:
@@ -81,9 +83,9 @@ def client_ip(request: Request) -> str:
 
 async def rate_limit(request: Request, api_key: ApiKeyDep) -> None:
     """Per-key (or, without keys, per-IP) sliding window; 429 with `Retry-After` when exceeded."""
-    limiter: SlidingWindowLimiter = request.app.state.limiter
-    # Keys are only held in memory here, never logged or stored.
-    bucket = f"key:{api_key}" if api_key else f"ip:{client_ip(request)}"
+    limiter: RateLimiter = request.app.state.limiter
+    # Buckets name keys by their hash: a shared (database) limiter stores buckets, and keys are never stored.
+    bucket = api_key_owner(api_key) if api_key else f"ip:{client_ip(request)}"
     wait_s = limiter.hit(bucket)
     if wait_s is not None:
         raise HTTPException(
@@ -115,3 +117,21 @@ def get_channel(request: Request) -> Literal["web", "api"]:
 
 
 ChannelDep = Annotated[str, Depends(get_channel)]
+
+
+async def get_owner(request: Request, api_key: ApiKeyDep) -> str:
+    """Whose conversations this request may see: its API key's when keys are configured, otherwise the
+    browser session in its signed cookie. A caller without a (valid) cookie gets a new session, sent back
+    as a cookie with this response; a client that keeps no cookies therefore starts afresh every time and
+    can never continue a conversation, which is safe rather than shared."""
+    if api_key:
+        return api_key_owner(api_key)
+    sessions: SessionCookies = request.app.state.sessions
+    session_id = sessions.verify(request.cookies.get(SESSION_COOKIE))
+    if session_id is None:
+        session_id = sessions.new_id()
+        setattr(request.state, NEW_SESSION_STATE, sessions.sign(session_id))
+    return session_owner(session_id)
+
+
+OwnerDep = Annotated[str, Depends(get_owner)]

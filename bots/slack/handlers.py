@@ -16,6 +16,7 @@ from typing import Any, Literal
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
+from assistant.owners import slack_owner
 from assistant.safety import SafetyReport, assess, warning_message
 from assistant.types import Answer, QuestionError, StreamEvent, Turn, UnknownMessage
 from bots.slack.blocks import (
@@ -56,7 +57,8 @@ def answer_mention(
         user=event.get("user"),
         reply_thread_ts=thread_ts,
         ephemeral_thread_ts=event.get("thread_ts"),
-        conversation_id=conversation_key(_team(body, event), event["channel"], thread_ts),
+        thread_key=conversation_key(_team(body, event), event["channel"], thread_ts),
+        owner=slack_owner(_team(body, event), event.get("user")),
     )
 
 
@@ -76,7 +78,8 @@ def answer_direct_message(
         user=event.get("user"),
         reply_thread_ts=thread_ts,
         ephemeral_thread_ts=thread_ts,
-        conversation_id=conversation_key(_team(body, event), event["channel"], thread_ts or "dm"),
+        thread_key=conversation_key(_team(body, event), event["channel"], thread_ts or "dm"),
+        owner=slack_owner(_team(body, event), event.get("user")),
     )
 
 
@@ -89,6 +92,13 @@ def _team(body: Body, event: Body) -> str | None:
     return body.get("team_id") or event.get("team")
 
 
+def _clicker(body: Body) -> tuple[str | None, str]:
+    """The user id of whoever clicked a button, and their owner (see assistant/owners.py)."""
+    user = body.get("user") or {}
+    team = (body.get("team") or {}).get("id") or user.get("team_id")
+    return user.get("id"), slack_owner(team, user.get("id"))
+
+
 def _answer_message(
     deps: SlackDeps,
     client: WebClient,
@@ -99,7 +109,8 @@ def _answer_message(
     user: str | None,
     reply_thread_ts: str | None,
     ephemeral_thread_ts: str | None,
-    conversation_id: str,
+    thread_key: str,
+    owner: str,
 ) -> None:
     """Placeholder, answer, `chat.update` — unless the question holds patient data, which gets a private
     warning and nothing public (not even the placeholder), and is never passed on to be stored."""
@@ -115,7 +126,9 @@ def _answer_message(
     placeholder = client.chat_postMessage(channel=channel, thread_ts=reply_thread_ts, text=PLACEHOLDER_TEXT)
     ts = placeholder["ts"]
     try:
-        events = deps.service.stream(text, conversation_id, channel="slack", user=user)
+        # Each person's turns in a thread are their own conversation, under a random id looked up here.
+        conversation_id = deps.service.thread_conversation(thread_key, owner)
+        events = deps.service.stream(text, conversation_id, channel="slack", user=user, owner=owner)
         answer = _stream_into(client, channel, ts, events, deps.settings.slack.stream_update_s)
     except QuestionError as exc:
         client.chat_update(channel=channel, ts=ts, text=escape(str(exc)))
@@ -186,7 +199,8 @@ def answer_command(deps: SlackDeps, command: Body, respond: Respond, logger: log
     if not text or report.identifiable:
         return  # the ack already said everything
     try:
-        answer = deps.service.answer(text, None, channel="slack", user=command.get("user_id"))
+        owner = slack_owner(command.get("team_id"), command.get("user_id"))
+        answer = deps.service.answer(text, None, channel="slack", user=command.get("user_id"), owner=owner)
     except QuestionError as exc:
         respond(text=escape(str(exc)), response_type="ephemeral", replace_original=True)
         return
@@ -219,9 +233,10 @@ def record_feedback(
 ) -> None:
     """Store a 👍/👎 for the answer (the button value is its message id) and thank the clicker privately."""
     rating: Literal["up", "down"] = "up" if action["action_id"] == ACTION_FEEDBACK_UP else "down"
-    user = (body.get("user") or {}).get("id")
+    user, owner = _clicker(body)
     try:
-        deps.service.feedback(action["value"], rating, user=user)
+        # Only the asker can rate: anyone else's click finds no answer of theirs, as over HTTP.
+        deps.service.feedback(action["value"], rating, user=user, owner=owner)
     except UnknownMessage:
         logger.warning("feedback for an unknown message id %r", action.get("value"))
         respond(
@@ -240,7 +255,7 @@ def share_answer(deps: SlackDeps, action: Body, body: Body, respond: Respond) ->
     turn the button points at; notes shown only at answer time are not stored and so not shared.
     """
     ref = ShareRef.decode(action.get("value", ""))
-    turn = _stored_turn(deps, ref) if ref else None
+    turn = _stored_turn(deps, ref, _clicker(body)[1]) if ref else None
     if ref is None or turn is None:
         respond(
             text="That answer is no longer available to share.",
@@ -265,8 +280,8 @@ def share_answer(deps: SlackDeps, action: Body, body: Body, respond: Respond) ->
     respond(delete_original=True)
 
 
-def _stored_turn(deps: SlackDeps, ref: ShareRef) -> Turn | None:
-    conversation = deps.service.conversation(ref.conversation_id)
+def _stored_turn(deps: SlackDeps, ref: ShareRef, owner: str) -> Turn | None:
+    conversation = deps.service.conversation(ref.conversation_id, owner)
     if conversation is None:
         return None
     return next((t for t in conversation.turns if t.message_id == ref.message_id), None)

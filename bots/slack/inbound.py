@@ -31,9 +31,10 @@ def question_text(raw: str, bot_user_id: str | None = None) -> str:
 
 
 def conversation_key(team: str | None, channel: str, thread: str) -> str:
-    """A stable conversation id for one Slack thread (or DM), so follow-ups see earlier turns.
+    """A stable key for one Slack thread (or DM), so follow-ups see earlier turns.
 
-    The service treats conversation ids as opaque and creates the conversation on first use; including the
-    team keeps two workspaces' identical channel ids apart.
+    It is not the conversation id: anyone in the channel can read team, channel and thread, so the service
+    maps (this key, the asker) to a random conversation id instead. Including the team keeps two
+    workspaces' identical channel ids apart.
     """
     return f"slack:{team or '-'}:{channel}:{thread}"

@@ -1,8 +1,10 @@
-"""`/v1/admin/*`: upload, delete and re-index documents; read feedback and unanswered questions.
+"""`/v1/admin/*`: upload, delete and re-index documents; follow ingest jobs; read feedback and
+unanswered questions.
 
 Only present when `PMA_API__ADMIN_TOKEN` is set (404 otherwise) and always behind that bearer token.
-Changes to the index are serialised by one per-app lock: two re-indexes (or an upload during a
-re-index) racing over the same record manager would only waste work or confuse the report.
+Uploads and re-indexes are background jobs (ingest/jobs.py): the request only saves the file and
+queues the work, so indexing never runs on the serving path. Changes to the index are serialised by the
+job runner's lock.
 """
 
 from __future__ import annotations
@@ -10,33 +12,44 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from assistant.service import AnswerService
 from assistant.types import FeedbackRecord, IngestReport, UnansweredQuestion
 from bots.api.deps import MetricsDep, ServiceDep, SettingsDep, require_admin
+from ingest.jobs import ACTIVE, Job, JobRunner, JobStatus
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 UPLOAD_PATH = "/v1/admin/documents"
 ALLOWED_SUFFIXES = frozenset({".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"})
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+WAIT_POLL_S = 0.2
 
 
 class UploadResult(BaseModel):
     """The saved file's source id (its path under the data dir, `uploads/<name>`, which is also the id
-    `/v1/documents` lists and `DELETE /v1/admin/documents/{source}` takes) and what indexing did."""
+    `/v1/documents` lists and `DELETE /v1/admin/documents/{source}` takes), its indexing job, and — with
+    `?wait=true` — what indexing did (`report` is null while the job is still queued or running)."""
 
     filename: str
     source: str
-    report: IngestReport
+    report: IngestReport | None = None
+    job_id: str
+    status: JobStatus
+
+
+class JobAccepted(BaseModel):
+    """A re-index queued: poll `GET /v1/admin/jobs/{job_id}`."""
+
+    job_id: str
+    status: JobStatus
 
 
 class DeleteResult(BaseModel):
@@ -70,27 +83,45 @@ def _copy_limited(src: IO[bytes], dest: Path, limit: int) -> int:
     return size
 
 
-def _ingest_lock(request: Request) -> asyncio.Lock:
-    lock: asyncio.Lock = request.app.state.ingest_lock
-    return lock
+def job_runner(service: AnswerService) -> JobRunner:
+    runner: JobRunner = service.jobs()
+    return runner
+
+
+async def finished(runner: JobRunner, job_id: str) -> Job:
+    """Wait for a job without holding a thread: on its in-process future, else by polling the table."""
+    future = runner.future(job_id)
+    if future is not None:
+        await asyncio.wrap_future(future)
+    while (job := await run_in_threadpool(runner.get, job_id)) is None or job.status in ACTIVE:
+        await asyncio.sleep(WAIT_POLL_S)
+    return job
 
 
 @router.post(
     "/documents",
-    status_code=status.HTTP_201_CREATED,
+    status_code=status.HTTP_202_ACCEPTED,
     responses={
+        201: {"description": "With ?wait=true: saved and indexed; `report` says what indexing did"},
         413: {"description": "Larger than PMA_API__MAX_UPLOAD_MB"},
         415: {"description": "Not PDF, DOCX, HTML, Markdown or text"},
-        422: {"description": "The file could not be read; nothing was changed"},
+        422: {"description": "With ?wait=true: the file could not be read; nothing was changed"},
     },
 )
 async def upload_document(
-    file: UploadFile, request: Request, service: ServiceDep, settings: SettingsDep, metrics: MetricsDep
+    file: UploadFile,
+    response: Response,
+    service: ServiceDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    wait: Annotated[bool, Query(description="Wait for indexing and return its report")] = False,
 ) -> UploadResult:
-    """Save an upload under <data_dir>/uploads/ and index it incrementally.
+    """Save an upload and index it in a background job (202 with the job id; poll
+    `GET /v1/admin/jobs/{job_id}`). With `?wait=true` the request waits for the job instead.
 
-    A file that fails to ingest is removed again (or the earlier version of the same name restored), so
-    a bad upload leaves both the folder and the index as they were.
+    The job moves the file into <data_dir>/uploads/ and indexes it incrementally. A file that fails to
+    ingest is removed again (or the earlier version of the same name restored), so a bad upload leaves
+    both the folder and the index as they were; the job reports the reason.
     """
     name = safe_filename(file.filename)
     suffix = Path(name).suffix
@@ -101,11 +132,10 @@ async def upload_document(
         )
     limit = settings.api.max_upload_mb * 1024 * 1024
     data_dir = service.settings.data_dir
-    folder = uploads_dir(service)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
+    target = uploads_dir(service) / name
 
-    # Stage outside the uploads folder, so a re-index running meanwhile never sees a half-written file.
+    # Staged outside the uploads folder, so a re-index running meanwhile never sees a half-written file;
+    # the job moves it into place while it holds the index.
     staging_dir = data_dir / "tmp"
     staging_dir.mkdir(parents=True, exist_ok=True)
     fd, staging_name = tempfile.mkstemp(dir=staging_dir, suffix=suffix)
@@ -120,45 +150,79 @@ async def upload_document(
             )
         if size == 0:
             raise HTTPException(status_code=422, detail="File is empty.")
-        async with _ingest_lock(request):
-            previous = target.read_bytes() if target.exists() else None
-            shutil.move(staging, target)
-            report = await run_in_threadpool(service.ingest_paths, [target], folder)
-            metrics.observe_ingest(report)
-            if report.failed:
-                if previous is None:
-                    target.unlink(missing_ok=True)
-                else:
-                    target.write_bytes(previous)
-                reasons = "; ".join(f.error for f in report.failed)
-                raise HTTPException(
-                    status_code=422,
-                    detail=f"Could not read {name}: {reasons}. Nothing was changed.",
-                )
-    finally:
+        runner = job_runner(service)
+        job = await run_in_threadpool(runner.submit_upload, name, staging, metrics.observe_ingest)
+    except BaseException:
         staging.unlink(missing_ok=True)
-    return UploadResult(filename=name, source=target.relative_to(data_dir).as_posix(), report=report)
+        raise
+    result = UploadResult(
+        filename=name, source=target.relative_to(data_dir).as_posix(), job_id=job.id, status=job.status
+    )
+    if not wait:
+        return result
+    job = await finished(runner, job.id)
+    if job.status != "done":
+        raise HTTPException(status_code=422, detail=job.error or f"Indexing {name} failed.")
+    response.status_code = status.HTTP_201_CREATED
+    return result.model_copy(update={"report": job.report, "status": job.status})
 
 
 @router.delete("/documents/{source:path}", responses={404: {"description": "Unknown source"}})
-async def delete_document(source: str, request: Request, service: ServiceDep) -> DeleteResult:
+async def delete_document(source: str, service: ServiceDep) -> DeleteResult:
     """Remove a document's chunks from the index (the service also deletes an uploaded file, so a
     re-index does not bring it back). A corpus document returns on the next re-index unless its file
-    is removed from the corpus folder too."""
-    async with _ingest_lock(request):
-        deleted = await run_in_threadpool(service.delete_document, source)
+    is removed from the corpus folder too. Waits for a running ingest job to finish first."""
+    runner = job_runner(service)
+
+    def delete() -> int:
+        with runner.exclusive():
+            return service.delete_document(source)
+
+    deleted = await run_in_threadpool(delete)
     if not deleted:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Unknown document source.")
     return DeleteResult(source=source, chunks_deleted=deleted)
 
 
-@router.post("/reindex")
-async def reindex(request: Request, service: ServiceDep, metrics: MetricsDep) -> IngestReport:
-    """Re-ingest every known root (corpus and uploads); unchanged documents are skipped."""
-    async with _ingest_lock(request):
-        report = await run_in_threadpool(service.reindex)
-    metrics.observe_ingest(report)
-    return report
+@router.post(
+    "/reindex",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={200: {"description": "With ?wait=true: the `pm-ingest --json` report", "model": IngestReport}},
+)
+async def reindex(
+    response: Response,
+    service: ServiceDep,
+    metrics: MetricsDep,
+    wait: Annotated[bool, Query(description="Wait for the re-index and return its report")] = False,
+) -> JobAccepted | IngestReport:
+    """Re-ingest every known root (corpus and uploads) in a background job; unchanged documents are
+    skipped. 202 with the job id; with `?wait=true`, 200 with the report once done."""
+    runner = job_runner(service)
+    job = await run_in_threadpool(runner.submit_reindex, metrics.observe_ingest)
+    if not wait:
+        return JobAccepted(job_id=job.id, status=job.status)
+    job = await finished(runner, job.id)
+    if job.status != "done" or job.report is None:
+        raise HTTPException(status_code=500, detail=job.error or "The re-index failed.")
+    response.status_code = status.HTTP_200_OK
+    response.headers["X-Job-Id"] = job.id
+    return job.report
+
+
+@router.get("/jobs")
+async def jobs_list(service: ServiceDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[Job]:
+    """Recent upload and re-index jobs, newest first."""
+    return await run_in_threadpool(job_runner(service).recent, limit)
+
+
+@router.get("/jobs/{job_id}", responses={404: {"description": "Unknown job"}})
+async def job_status(job_id: str, service: ServiceDep) -> Job:
+    """One job: status (queued, running, done, failed, interrupted), progress, and the ingest report
+    when done. A job interrupted by a server stop is run again at the next start (`attempts` > 1)."""
+    job = await run_in_threadpool(job_runner(service).get, job_id)
+    if job is None:
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Unknown job id.")
+    return job
 
 
 @router.get("/feedback")

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from assistant.types import Answer, Filters, StreamEvent
-from bots.api.deps import ChannelDep, MetricsDep, ServiceDep, rate_limit
+from bots.api.deps import ChannelDep, MetricsDep, OwnerDep, ServiceDep, rate_limit
 from bots.api.metrics import Metrics
 
 router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[Depends(rate_limit)])
@@ -39,10 +39,13 @@ def _sse(event: str, data: object) -> bytes:
 
 
 @router.post("/ask", response_model=Answer, response_model_exclude={"timings_ms"})
-async def ask(body: AskRequest, service: ServiceDep, metrics: MetricsDep, channel: ChannelDep) -> Answer:
-    """Answer one question with numbered sources. `grounded=false` is a refusal or a personal-data warning."""
+async def ask(
+    body: AskRequest, service: ServiceDep, metrics: MetricsDep, channel: ChannelDep, owner: OwnerDep
+) -> Answer:
+    """Answer one question with numbered sources. `grounded=false` is a refusal or a personal-data warning.
+    Continuing a conversation that is not the caller's is a 404, exactly as for an unknown id."""
     answer = await run_in_threadpool(
-        service.answer, body.question, body.conversation_id, body.filters, channel=channel
+        service.answer, body.question, body.conversation_id, body.filters, channel=channel, owner=owner
     )
     metrics.observe_answer(answer)
     return answer
@@ -87,10 +90,10 @@ def _encode(event: StreamEvent, metrics: Metrics) -> bytes:
     },
 )
 async def ask_stream(
-    body: AskRequest, service: ServiceDep, metrics: MetricsDep, channel: ChannelDep
+    body: AskRequest, service: ServiceDep, metrics: MetricsDep, channel: ChannelDep, owner: OwnerDep
 ) -> StreamingResponse:
     """Stream the answer as Server-Sent Events (POST, so read it with fetch rather than EventSource)."""
-    events = service.stream(body.question, body.conversation_id, body.filters, channel=channel)
+    events = service.stream(body.question, body.conversation_id, body.filters, channel=channel, owner=owner)
     # Pull the first event before sending headers: a QuestionError then still becomes a proper 422.
     first = await run_in_threadpool(_first_event, events)
     return StreamingResponse(

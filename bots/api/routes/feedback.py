@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from assistant.types import Conversation
-from bots.api.deps import ServiceDep, rate_limit
+from bots.api.deps import OwnerDep, ServiceDep, rate_limit
 
 router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[Depends(rate_limit)])
 
@@ -31,16 +31,16 @@ class FeedbackAck(BaseModel):
 
 
 @router.post("/feedback", status_code=status.HTTP_201_CREATED, responses={404: {"description": "Unknown"}})
-async def feedback(body: FeedbackRequest, service: ServiceDep) -> FeedbackAck:
-    """Record a rating; 404 if the message id was never issued (UnknownMessage)."""
-    await run_in_threadpool(service.feedback, body.message_id, body.rating, body.comment)
+async def feedback(body: FeedbackRequest, service: ServiceDep, owner: OwnerDep) -> FeedbackAck:
+    """Record a rating; 404 if the message id was never issued or is in another caller's conversation."""
+    await run_in_threadpool(service.feedback, body.message_id, body.rating, body.comment, owner=owner)
     return FeedbackAck(message_id=body.message_id, rating=body.rating)
 
 
 @router.get("/conversations/{conversation_id}", responses={404: {"description": "Unknown conversation"}})
-async def conversation(conversation_id: str, service: ServiceDep) -> Conversation:
-    """Every turn of one conversation, oldest first."""
-    found = await run_in_threadpool(service.conversation, conversation_id)
+async def conversation(conversation_id: str, service: ServiceDep, owner: OwnerDep) -> Conversation:
+    """Every turn of one of the caller's conversations, oldest first (anyone else's is a 404)."""
+    found = await run_in_threadpool(service.conversation, conversation_id, owner)
     if found is None:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Unknown conversation.")
     return found

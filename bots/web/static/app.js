@@ -267,6 +267,7 @@
       if (source.section) meta.push(source.section);
       if (source.publisher) meta.push(source.publisher);
       if (source.published) meta.push(`Published ${formatDate(source.published)}`);
+      if (source.fetched_at) meta.push(`fetched ${formatDate(source.fetched_at)}`);
       if (meta.length) titleBox.appendChild(el("p", "source-meta", meta.join(" · ")));
       head.appendChild(titleBox);
       item.appendChild(head);
@@ -375,6 +376,11 @@
       body.appendChild(warning);
     } else {
       if (!answer.grounded) item.classList.add("msg-refusal");
+      if (answer.composer === "approved") {
+        // A maintainer wrote and approved this answer; the note below says who and when.
+        item.classList.add("msg-approved");
+        body.appendChild(el("p", "approved-badge", "Approved answer"));
+      }
       body.appendChild(renderMarkdown(answer.answer, cite));
     }
 
@@ -476,6 +482,7 @@
         try {
           const response = await fetch("/v1/feedback", {
             method: "POST",
+            credentials: "same-origin",
             headers: headers(true),
             body: JSON.stringify({ message_id: messageId, rating }),
           });
@@ -546,8 +553,10 @@
 
     let finished = false;
     try {
+      // The session cookie (HttpOnly, set by the server) is what makes this conversation ours.
       const response = await fetch("/v1/ask/stream", {
         method: "POST",
+        credentials: "same-origin",
         headers: { ...headers(true), Accept: "text/event-stream" },
         body: JSON.stringify(body),
       });
@@ -579,7 +588,10 @@
 
   async function loadTopics() {
     try {
-      const response = await fetch("/v1/documents", { headers: headers(false) });
+      const response = await fetch("/v1/documents", {
+        credentials: "same-origin",
+        headers: headers(false),
+      });
       if (!response.ok) throw await errorFrom(response);
       const documents = await response.json();
       const counts = new Map();

@@ -1,0 +1,138 @@
+"""The learned answer policy on small synthetic documents, through the real model, Chroma and service.
+
+The documents are made up here (a fictional "widget licence" scheme and "gizmo hubs"), so nothing below
+can pass by remembering the evaluation sets.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from assistant.answering import model
+from assistant.answering.features import ANSWERABLE_FEATURES, SENTENCE_FEATURES
+from assistant.answering.model import LogisticModel, ModelFileError
+from assistant.service import AnswerService
+
+WIDGETS = """---
+title: The widget licence scheme
+topic: testing
+---
+# The widget licence scheme
+
+## Background
+The widget licence scheme lets a practice buy shared widgets through the regional hub. It was introduced
+to simplify procurement across the region, after several practices bought incompatible widgets. The hub
+keeps a register of every licensed practice and checks it each spring.
+
+## Cost
+The widget licence costs £4,500 a year for each practice. Practices with fewer than 3,000 patients pay
+half. The fee is invoiced every April by the regional hub.
+
+## Launch
+The scheme was launched on 3 March 2031 by the regional hub.
+"""
+
+GIZMOS = """---
+title: Gizmo hubs
+topic: testing
+---
+# Gizmo hubs
+
+## How many there are
+There are 14 gizmo hubs across the county, each serving about six practices. A gizmo hub is staffed by two
+technicians who visit practices on request.
+
+## The gadget permit
+Each gizmo hub also issues gadget permits to practices that want to lend gadgets to patients. A practice
+applies for a gadget permit through its hub, and the permit must be renewed when the practice moves
+premises. Permits are recorded on the hub's register.
+"""
+
+
+@pytest.fixture(scope="module")
+def service(service_factory) -> AnswerService:  # type: ignore[no-untyped-def]
+    return service_factory([("widgets.md", WIDGETS), ("gizmos.md", GIZMOS)])
+
+
+@pytest.fixture(scope="module")
+def service_factory(tmp_path_factory, embedder):  # type: ignore[no-untyped-def]
+    # Module scope: the documents are indexed once for all the tests here.
+    from conftest import make_settings
+
+    from ingest.indexer import Indexer
+
+    def build(docs: list[tuple[str, str]]) -> AnswerService:
+        base = tmp_path_factory.mktemp("answering")
+        (base / "corpus").mkdir()
+        for rel, text in docs:
+            (base / "corpus" / rel).write_text(text, encoding="utf-8")
+        settings = make_settings(base / "data")
+        svc = AnswerService(settings, embedder=embedder)
+        Indexer(settings, svc.store).run([base / "corpus"])
+        return svc
+
+    return build
+
+
+def test_the_sentence_holding_the_amount_asked_for_is_chosen(service: AnswerService) -> None:
+    answer = service.answer("How much does the widget licence cost?")
+    assert answer.grounded, answer.answer
+    assert "£4,500" in answer.answer
+    assert answer.composer == "extractive"
+    # The answer's first sentence is the one with the sum, not the background sentence about the scheme.
+    assert answer.answer.index("£4,500") < 80
+
+
+def test_a_trap_asking_for_an_absent_figure_is_not_answered(service: AnswerService) -> None:
+    answer = service.answer("How much does a gadget permit cost?")
+    assert not answer.grounded, answer.answer
+    assert answer.answer.startswith("The guidance doesn't give that. It does say:")
+    assert answer.sources, "a partial answer shows what the documents do say, with its sources"
+    assert any(s.source == "gizmos.md" for s in answer.sources)
+    assert not re.search(r"£\d", answer.answer), "no figure from another topic is offered as the answer"
+
+
+def test_an_off_topic_question_is_refused_with_nearest_topics(service: AnswerService) -> None:
+    answer = service.answer("What is the capital city of Peru?")
+    assert not answer.grounded
+    assert "doesn't cover" in answer.answer
+
+
+def test_a_two_part_question_cites_both_parts(service: AnswerService) -> None:
+    answer = service.answer("When was the widget licence scheme launched, and how many gizmo hubs are there?")
+    assert answer.grounded, answer.answer
+    assert "3 March 2031" in answer.answer and "14" in answer.answer
+    cited = {s.source for s in answer.sources}
+    assert cited == {"widgets.md", "gizmos.md"}
+    assert re.findall(r"\[(\d+)\]", answer.answer) == [str(n) for n in range(1, len(answer.sources) + 1)]
+
+
+def test_retrieved_lists_passages_beside_the_cited_sources(service: AnswerService) -> None:
+    answer = service.answer("How much does the widget licence cost?")
+    assert len(answer.retrieved) >= len(answer.sources) >= 1
+    assert {s.text for s in answer.sources} <= {r.text for r in answer.retrieved}
+    assert all({"sentence", "chunk", "bm25"} <= set(r.features) for r in answer.retrieved)
+
+
+def test_search_shows_features_and_the_answer_probability(service: AnswerService) -> None:
+    response = service.search_passages("widget licence cost", k=3)
+    assert response.query == "widget licence cost"
+    assert 1 <= len(response.passages) <= 3
+    scores = [p.score for p in response.passages]
+    assert scores == sorted(scores, reverse=True)
+    top = response.passages[0]
+    assert top.source == "widgets.md"
+    assert 0.0 <= top.features["answer_p"] <= 1.0
+
+
+def test_shipped_models_load_and_refuse_other_features() -> None:
+    scorer = model.load("sentence", SENTENCE_FEATURES)
+    answerable = model.load("answerable", ANSWERABLE_FEATURES)
+    assert scorer.features == SENTENCE_FEATURES and answerable.features == ANSWERABLE_FEATURES
+    p = scorer.predict(np.zeros((2, len(SENTENCE_FEATURES))))
+    assert p.shape == (2,) and np.all((p > 0) & (p < 1))
+    with pytest.raises(ModelFileError, match="make train"):
+        LogisticModel.from_json(scorer.to_json(), SENTENCE_FEATURES[:-1])
