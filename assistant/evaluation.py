@@ -73,13 +73,19 @@ class EvalReport:
         every miss: what `pm-assistant eval` prints and the floor tests show."""
         lines = [title] if title else []
         lines.append(f"{'questions':24} {self.total} ({self.answerable} answerable, {self.unanswerable} not)")
-        lines.append(f"{'answer accuracy':24} {self.answer_accuracy:.3f}   naive composer {self.naive_accuracy:.3f}")
+        lines.append(
+            f"{'answer accuracy':24} {self.answer_accuracy:.3f}   naive composer {self.naive_accuracy:.3f}"
+        )
         lines.append(f"{'context recall@4':24} {self.context_recall_at_4:.3f}   MRR {self.mrr:.3f}")
-        lines.append(f"{'refusal accuracy':24} {self.refusal_accuracy:.3f}   naive composer 0.000 (never refuses)")
+        lines.append(
+            f"{'refusal accuracy':24} {self.refusal_accuracy:.3f}   naive composer 0.000 (never refuses)"
+        )
         lines.append(f"{'false refusals':24} {self.false_refusal_rate:.3f}")
         lines.append(f"{'latency p50 / p95 ms':24} {self.latency_p50_ms:.0f} / {self.latency_p95_ms:.0f}")
         for name, groups in (("kind", self.by_kind), ("style", self.by_style)):
-            lines.append(f"\nby {name:10} {'n':>4} {'acc':>6} {'naive':>6} {'rec@4':>6} {'refuse':>7} {'false-r':>7}")
+            lines.append(
+                f"\nby {name:10} {'n':>4} {'acc':>6} {'naive':>6} {'rec@4':>6} {'refuse':>7} {'false-r':>7}"
+            )
             for group, f in sorted(groups.items()):
                 refusal = "-" if f["refusal"] is None else f"{f['refusal']:.3f}"
                 lines.append(
@@ -136,7 +142,11 @@ def evaluate(service: AnswerService, questions: list[dict[str, Any]]) -> EvalRep
     for q in questions:
         keys = list(q.get("answer_keys") or [])
         kind = q.get("kind", "fact")
-        tallies = (overall, kinds.setdefault(kind, Tally()), styles.setdefault(q.get("style", "plain"), Tally()))
+        tallies = (
+            overall,
+            kinds.setdefault(kind, Tally()),
+            styles.setdefault(q.get("style", "plain"), Tally()),
+        )
         started = time.perf_counter()
         answer = service.answer(q["question"], channel="eval")
         latencies.append((time.perf_counter() - started) * 1000)
@@ -146,7 +156,9 @@ def evaluate(service: AnswerService, questions: list[dict[str, Any]]) -> EvalRep
                 t.unanswerable += 1
                 t.refused_ok += ok
             if not ok:
-                report.misses.append({"id": q["id"], "kind": kind, "why": "answered", "answer": answer.answer})
+                report.misses.append(
+                    {"id": q["id"], "kind": kind, "why": "answered", "answer": answer.answer}
+                )
             continue
         result = service.retrieve(q["question"], k=10)
         passages = result.passages
@@ -155,7 +167,11 @@ def evaluate(service: AnswerService, questions: list[dict[str, Any]]) -> EvalRep
         in_top4 = _has_all(" ".join(p.text for p in passages[:4]), keys)
         reciprocal += 1.0 / (rank + 1) if rank is not None else 0.0
         top_k = RetrievalResult(
-            result.query, result.expanded, result.query_terms, passages[: service.settings.retrieval.top_k], {}
+            result.query,
+            result.expanded,
+            result.query_terms,
+            passages[: service.settings.retrieval.top_k],
+            {},
         )
         naive_ok = _has_all(naive_answer(top_k), keys)
         ok = answer.grounded and _has_all(answer.answer, keys)

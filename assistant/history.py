@@ -370,12 +370,6 @@ class History:
         with self.engine.begin() as conn:
             conn.execute(rate_windows.delete().where(rate_windows.c.window_start < before))
 
-
-def _dialect_insert(engine: sa.Engine):  # type: ignore[no-untyped-def]
-    """`insert` with ON CONFLICT support: both SQLite and PostgreSQL have it, under their own dialect."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     def gap_rows(self, limit: int) -> list[dict[str, str | None]]:
         """The newest refused questions and thumbs-down questions, with the answer given and any
         comment: the raw material of the gaps report (`assistant.gaps`)."""
@@ -407,3 +401,10 @@ def _dialect_insert(engine: sa.Engine):  # type: ignore[no-untyped-def]
         with self.engine.connect() as conn:
             rows = [dict(r) for q in (refused, disliked) for r in conn.execute(q).mappings()]
         return rows
+
+
+def _dialect_insert(engine: sa.Engine):  # type: ignore[no-untyped-def]
+    """`insert` with ON CONFLICT support: both SQLite and PostgreSQL have it, under their own dialect."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert

@@ -25,7 +25,6 @@ from assistant.store import ChunkStore
 from assistant.text import terms, tokens
 
 
-
 @dataclass
 class CachedIndex:
     generation: str

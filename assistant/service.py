@@ -188,7 +188,7 @@ class AnswerService:
         clean = safety.redact(question, report.findings) if report.findings else question
         approved = self.approved.serve(clean)
         if approved is not None:
-            return self._record(approved, clean, conversation_id, channel, user, report.kinds, started)
+            return self._record(approved, clean, conversation_id, channel, user, owner, report.kinds, started)
         query = self._retrieval_query(clean, conversation_id)
         parts = question_parts(clean)
         parts = parts if len(parts) > 1 else []
@@ -273,6 +273,7 @@ class AnswerService:
         conversation_id: str | None,
         channel: str,
         user: str | None,
+        owner: str | None,
         redacted: list[str],
         started: float,
     ) -> Answer:
@@ -288,6 +289,7 @@ class AnswerService:
             sources=answer.sources,
             channel=channel,
             user=user,
+            owner=owner,
         )
         answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
         return answer
@@ -466,6 +468,13 @@ class AnswerService:
         if self._jobs is None:
             self._jobs = JobRunner(self)
         return self._jobs
+
+    def stop_jobs(self) -> None:
+        """Stop the job runner with the server that started it; a later server (tests build several
+        over one service) gets a fresh one rather than a shut-down pool."""
+        if self._jobs is not None:
+            self._jobs.shutdown()
+            self._jobs = None
 
     def ingest_paths(
         self, paths: list[Path], root: Path | None = None, *, indexer: Any = None, progress: Any = None

@@ -64,8 +64,8 @@ from assistant.answering.question import question_parts  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.embeddings import Embedder, get_embedder  # noqa: E402
 from assistant.evaluation import load_questions, percentile  # noqa: E402
-from assistant.text import terms  # noqa: E402
 from assistant.service import AnswerService  # noqa: E402
+from assistant.text import terms  # noqa: E402
 from benchmarks import filler  # noqa: E402
 from ingest.chunking import chunk_documents  # noqa: E402
 from ingest.indexer import Indexer, Progress, scan  # noqa: E402

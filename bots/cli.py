@@ -58,7 +58,6 @@ def _answer_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
             "timings_ms": answer.timings_ms,
             "conversation_id": answer.conversation_id,
             "message_id": answer.message_id,
-            "composer": answer.composer,
         }
     )
     return out
@@ -143,8 +142,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     service = _service(_settings(args))
     reports = {path: evaluate(service, load_questions(path)) for path in args.files}
     if args.json:
-        print(json.dumps({str(p): r.as_dict() for p, r in reports.items()} if len(reports) > 1 else
-                         next(iter(reports.values())).as_dict()))
+        print(
+            json.dumps(
+                {str(p): r.as_dict() for p, r in reports.items()}
+                if len(reports) > 1
+                else next(iter(reports.values())).as_dict()
+            )
+        )
         return 0
     for path, report in reports.items():
         print(report.text(f"== {path} =="), end="\n\n")

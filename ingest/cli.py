@@ -91,7 +91,17 @@ def run_ingest(
 
 def print_report(report: IngestReport, console: Console, dry_run: bool) -> None:
     table = Table(title="Ingest report" + (" (dry run: nothing changed)" if dry_run else ""))
-    names = ("added", "updated", "skipped", "not modified", "deleted", "failed", "repaired", "documents", "chunks")
+    names = (
+        "added",
+        "updated",
+        "skipped",
+        "not modified",
+        "deleted",
+        "failed",
+        "repaired",
+        "documents",
+        "chunks",
+    )
     for name in names:
         table.add_column(name, justify="right")
     table.add_row(

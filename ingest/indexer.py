@@ -214,8 +214,14 @@ class Indexer:
             if path.is_dir():
                 prefix = "" if path == base else source_key(path, base) + "/"
                 prune_scopes[str(base)].add(prefix)
-            # The index's own files are never guidance (`pm-ingest .` where ./var is the data dir).
-            files.extend((p, base) for p in scan(path) if not p.resolve().is_relative_to(self._data_dir))
+            # The index's own files are never guidance (`pm-ingest .` where ./var is the data dir); the
+            # admin uploads kept there are.
+            uploads = self._data_dir / "uploads"
+            files.extend(
+                (p, base)
+                for p in scan(path)
+                if not p.resolve().is_relative_to(self._data_dir) or p.resolve().is_relative_to(uploads)
+            )
         progress.on_files(len(files))
         scanned: dict[str, tuple[Path, Path, str]] = {}  # source -> (path, root, digest) of this run
         for path, base in files:

@@ -39,7 +39,7 @@ from ingest.low_priority import job_embedder
 if TYPE_CHECKING:
     from assistant.service import AnswerService
 
-JobKind = Literal["upload", "reindex"]
+JobKind = Literal["upload", "reindex", "sync"]
 JobStatus = Literal["queued", "running", "done", "failed", "interrupted"]
 ACTIVE: frozenset[str] = frozenset({"queued", "running", "interrupted"})
 PROGRESS_WRITE_S = 0.5  # at most two progress writes a second per job
@@ -292,6 +292,10 @@ class JobRunner:
     def submit_reindex(self, on_report: ReportHook | None = None) -> Job:
         return self._schedule(self.table.insert("reindex", {}), on_report)
 
+    def submit_sync(self, on_report: ReportHook | None = None) -> Job:
+        """Fetch every web source in the sources file once (`pm-ingest sync`, as a job)."""
+        return self._schedule(self.table.insert("sync", {}), on_report)
+
     def get(self, job_id: str) -> Job | None:
         return self.table.get(job_id)
 
@@ -350,12 +354,17 @@ class JobRunner:
             with self._lock:
                 if kind.kind == "upload":
                     report = self._upload(job_id, self.table.params(job_id), writer.hooks())
+                elif kind.kind == "sync":
+                    from ingest.web import sync_configured
+
+                    report = sync_configured(self.settings, self._job_indexer(), writer.hooks())
                 else:
                     report = self.service.reindex(indexer=self._job_indexer(), progress=writer.hooks())
             writer.write(force=True)
-            self.table.update(job_id, status="done", report=report.model_dump_json())
+            # Reported before the job reads as done, so whoever waits on it sees the counts already.
             if on_report:
                 on_report(report)
+            self.table.update(job_id, status="done", report=report.model_dump_json())
             # Rebuild the lexical index and sentence matrix here, not in the next question's request.
             self.service.cache.current()
         except JobFailed as exc:

@@ -6,8 +6,8 @@ Answers and ingest share one machine; answers must win. Two ways, chosen by `PMA
   runs at `os.nice(PMA_INGEST__NICE)` and uses one torch thread. The kernel then gives the answer
   path's threads the CPU whenever they want it, and the server's own embedder lock is never held by an
   ingest. The child is spawned (never forked from a process running threads) on the first job and kept
-  for the life of the server; it dies with its parent (PR_SET_PDEATHSIG), so a killed server leaves no
-  orphan behind.
+  for the life of the server; it exits when its parent does, so a killed server leaves no orphan
+  behind, and a child that died is replaced at the next job.
 - `thread`: embedding stays in the server process, with the server's model, in batches of
   `PMA_INGEST__EMBED_BATCH` texts with a `PMA_INGEST__PAUSE_MS` sleep between them, so the model lock is
   free for answers between batches.
@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from typing import Any
 
@@ -31,10 +32,19 @@ import numpy as np
 from assistant.config import IngestSettings
 from assistant.embeddings import Embedder
 
-_PR_SET_PDEATHSIG = 1
+PARENT_CHECK_S = 1.0
 
 # The child process's own model (set by `_init_child`).
 _child_embedder: Embedder | None = None
+
+
+def _exit_with(parent: int) -> None:
+    """Exit once the server that started this child is gone, so a killed server leaves no orphan.
+    (Not `PR_SET_PDEATHSIG`: that fires when the *thread* that spawned the child ends, and the spawning
+    thread is a job thread, which ends whenever a server stops its job runner.)"""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
 
 
 def _init_child(model_path: str | None, batch_size: int, nice: int) -> None:
@@ -42,12 +52,7 @@ def _init_child(model_path: str | None, batch_size: int, nice: int) -> None:
     priority. The model loads before the priority drops: on a busy machine a niced import of torch can
     take minutes, and a job waiting on it would only look stuck."""
     global _child_embedder
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the pool's own broken-pipe handling remains
-        pass
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="parent-watch").start()
     import torch
 
     _child_embedder = Embedder(model_path, batch_size)
@@ -84,7 +89,7 @@ class ProcessEmbedder(Embedder):
 
     def load(self) -> Any:
         """The model lives in the child; starting it is what "loading" means here."""
-        self._executor().submit(_encode_in_child, ["warm up"]).result()
+        self.encode(["warm up"])
         return None
 
     @property
@@ -98,6 +103,14 @@ class ProcessEmbedder(Embedder):
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
+        try:
+            return self._encode(texts)
+        except BrokenProcessPool:
+            # The child died (killed, or out of memory): start a new one and try once more.
+            self.close()
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         # Several calls rather than one: progress stays visible and a huge file never makes one giant
         # pickle.
         pool = self._executor()

@@ -31,7 +31,7 @@ from langchain_core.documents import Document
 from pydantic import BaseModel, ValidationError, field_validator
 from pypdf import PdfReader
 
-from assistant.config import Settings
+from assistant.config import IngestSettings, Settings
 from assistant.types import IngestFailure, IngestReport
 from ingest.fetch import Fetched, Fetcher, FetchError
 from ingest.indexer import Indexer, LoadedSource, Progress
@@ -200,20 +200,30 @@ def _docx_date(body: bytes) -> str | None:
     return when.date().isoformat() if when else None
 
 
-def load_fetched(fetched: Fetched, kind: Detected, entry: WebSource, fetched_at: str) -> list[Document]:
-    """A fetched body as Documents with the page's metadata; `source` and `url` are the final URL."""
+def load_fetched(
+    fetched: Fetched,
+    kind: Detected,
+    entry: WebSource,
+    fetched_at: str,
+    limits: IngestSettings | None = None,
+) -> list[Document]:
+    """A fetched body as Documents with the page's metadata; `source` and `url` are the final URL.
+
+    A fetched page is bounded by the same `IngestSettings` limits as a file on disk.
+    """
+    limits = limits or IngestSettings()
     name = PurePosixPath(urlsplit(fetched.url).path).name or urlsplit(fetched.url).hostname or "page"
     path = Path(name)
     pieces: list[Piece]
     date: str | None
     if kind == "html":
-        pieces, date = load_html(fetched.body, path), _page_date(fetched.body)
+        pieces, date = load_html(fetched.body, path, limits), _page_date(fetched.body)
     elif kind == "pdf":
-        pieces, date = load_pdf(fetched.body, path), _pdf_date(fetched.body)
+        pieces, date = load_pdf(fetched.body, path, limits), _pdf_date(fetched.body)
     elif kind == "docx":
-        pieces, date = load_docx(fetched.body, path), _docx_date(fetched.body)
+        pieces, date = load_docx(fetched.body, path, limits), _docx_date(fetched.body)
     else:
-        pieces, date = load_text(fetched.body, path), None
+        pieces, date = load_text(fetched.body, path, limits), None
     extra: Metadata = {"url": fetched.url, "source": fetched.url, "fetched_at": fetched_at}
     for key, value in (("topic", entry.topic), ("publisher", entry.publisher), ("title", entry.title)):
         if value:
@@ -376,7 +386,7 @@ class WebSync:
         if self.indexer.known_digest(fetched.url) == digest:
             report.not_modified += 1
             return None
-        docs = load_fetched(fetched, kind, job.entry, update["fetched_at"])
+        docs = load_fetched(fetched, kind, job.entry, update["fetched_at"], self.settings.ingest)
         return LoadedSource(fetched.url, digest, docs)
 
     def _save(self, updates: dict[str, dict[str, Any]]) -> None:
@@ -385,6 +395,59 @@ class WebSync:
                 changed = conn.execute(web_pages.update().where(web_pages.c.url == url).values(**values))
                 if not changed.rowcount:
                     conn.execute(web_pages.insert().values(url=url, **values))
+
+
+class SourceStatus(BaseModel):
+    """A web source and its last sync, as the console's Sources page shows it (`GET /v1/admin/sources`).
+    Pages found through a configured sitemap are listed too, with `from_sitemap: true`."""
+
+    url: str
+    kind: str | None = None
+    topic: str | None = None
+    publisher: str | None = None
+    title: str | None = None
+    source: str | None = None  # the final URL after redirects, once fetched
+    status: int | None = None  # last HTTP status
+    result: str = "not synced yet"
+    misses: int = 0
+    last_synced: str | None = None  # checked_at
+    fetched_at: str | None = None
+    from_sitemap: bool = False
+
+
+def _result(row: dict[str, Any]) -> str:
+    if row.get("error"):
+        return str(row["error"])
+    code = row.get("status")
+    return {200: "fetched", 304: "not modified"}.get(code, f"HTTP {code}") if code else "not synced yet"
+
+
+def source_statuses(settings: Settings, indexer: Indexer) -> list[SourceStatus]:
+    """The sources file's entries (none when the file is absent) with what their last sync did."""
+    path = settings.sync.sources_path
+    entries = load_sources(path) if path.exists() else []
+    _metadata.create_all(indexer.engine)
+    state = WebSync(settings, indexer).state()
+    out = []
+    for entry in entries:
+        row = state.pop(entry.url, {})
+        out.append(_status(entry.model_dump(), row, from_sitemap=False))
+    for url, row in sorted(state.items()):
+        out.append(_status({"url": url}, row, from_sitemap=True))
+    return out
+
+
+def _status(entry: dict[str, Any], row: dict[str, Any], *, from_sitemap: bool) -> SourceStatus:
+    return SourceStatus(
+        **entry,
+        source=row.get("source"),
+        status=row.get("status"),
+        result=_result(row),
+        misses=row.get("misses") or 0,
+        last_synced=row.get("checked_at"),
+        fetched_at=row.get("fetched_at"),
+        from_sitemap=from_sitemap,
+    )
 
 
 def last_synced(indexer: Indexer) -> datetime | None:

@@ -84,6 +84,8 @@ def eval_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     assert not report.failed, report.failed
     service.warm_up()
     return service
+
+
 # --- PostgreSQL (PMA_TEST_POSTGRES_URL, started by .ci/run) -----------------------------------------------
 
 POSTGRES_ENV = "PMA_TEST_POSTGRES_URL"

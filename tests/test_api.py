@@ -593,7 +593,10 @@ def test_metrics_count_requests_answers_and_ingests(admin_client: TestClient) ->
     admin_client.get(f"/v1/conversations/{answer.json()['conversation_id']}")
     admin_client.get("/v1/conversations/unknown-one")
     admin_client.get("/no/such/page")
-    admin_client.post("/v1/admin/documents", headers=ADMIN, files={"file": ("drills.md", UPLOAD_MD)})
+    uploaded = admin_client.post(
+        "/v1/admin/documents?wait=true", headers=ADMIN, files={"file": ("drills.md", UPLOAD_MD)}
+    )
+    assert uploaded.status_code == 201, uploaded.text
 
     response = admin_client.get("/metrics")
     assert response.status_code == 200

@@ -118,7 +118,7 @@ def test_exact_question_gets_the_approved_answer_with_real_citations(
         f"Approved answer by {APPROVED['approved_by']} on {created['approved_at']} (review by 2027-06-30)."
     )
     # Stored like any other turn, so feedback and conversations work on it.
-    turns = service.conversation(body["conversation_id"])
+    turns = service.history.conversation(body["conversation_id"])
     assert turns is not None
     assert turns.turns[-1].answer == APPROVED["answer"]
     assert (
@@ -270,7 +270,7 @@ def test_approved_answers_survive_a_reindex(fresh: AnswerService) -> None:
     # Edit a cited note so the reindex really rewrites its chunks, then reindex through the API.
     note = fresh.corpus_dir / ICB_NOTE  # type: ignore[attr-defined]
     note.write_text(note.read_text(encoding="utf-8") + "\nICBs publish a joint forward plan each year.\n")
-    report = client.post("/v1/admin/reindex", headers=ADMIN)
+    report = client.post("/v1/admin/reindex?wait=true", headers=ADMIN)
     assert report.status_code == 200
     assert report.json()["updated"] == 1
     body = ask(client, APPROVED["question"])

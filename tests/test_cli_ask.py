@@ -26,7 +26,7 @@ CLI = Path(sys.executable).parent / "pm-assistant"
 TIMEOUT_S = 600
 
 SOURCE_KEYS = {"title", "source", "section", "url", "published", "score", "text"}
-REQUIRED_KEYS = {"id", "answer", "grounded", "sources", "notes", "timings_ms"}
+REQUIRED_KEYS = {"id", "answer", "grounded", "composer", "sources", "retrieved", "notes", "timings_ms"}
 OPTIONAL_KEYS = {"conversation_id", "message_id"}
 CONVERSATION = "cli-batch-conversation-1"
 
@@ -82,6 +82,9 @@ def check_answer_shape(line: dict[str, Any]) -> None:
     assert isinstance(line["timings_ms"], dict)
     assert "total" in line["timings_ms"]
     assert all(isinstance(v, int | float) for v in line["timings_ms"].values())
+    assert line["composer"] in {"extractive", "approved", "llm"}
+    for passage in line["retrieved"]:
+        assert {"source", "title", "section", "score", "text", "features"} <= set(passage)
     assert isinstance(line["sources"], list)
     for source in line["sources"]:
         assert set(source) == SOURCE_KEYS
@@ -116,7 +119,8 @@ def test_batch_writes_one_json_line_per_question(cli_data_dir: Path, tmp_path: P
     assert icb["sources"]
     assert any("integrated-care-boards.md" in n for n in icb["notes"]), "the CCG note's successor is named"
     assert refused["grounded"] is False
-    assert refused["sources"] == []
+    # Declined: a refusal cites nothing; a partial answer cites what the guidance does say.
+    assert refused["answer"].startswith("The guidance doesn't give that.") or refused["sources"] == []
 
     # Lines naming a conversation id share it: the follow-up resolves against the previous line.
     assert ooa1["conversation_id"] == ooa2["conversation_id"] == CONVERSATION
@@ -139,8 +143,8 @@ def test_single_question_prints_one_json_object(cli_data_dir: Path) -> None:
     assert len(result.stdout.strip().splitlines()) == 1, result.stdout
     body = json.loads(result.stdout)
     assert isinstance(body, dict)
-    assert {"answer", "grounded", "sources", "notes", "timings_ms"} <= set(body)
-    assert set(body) <= {"answer", "grounded", "sources", "notes", "timings_ms"} | OPTIONAL_KEYS
+    assert REQUIRED_KEYS - {"id"} <= set(body)
+    assert set(body) <= REQUIRED_KEYS - {"id"} | OPTIONAL_KEYS
     check_answer_shape(body)
     assert body["grounded"] is True
     assert "1 July 2022" in body["answer"]

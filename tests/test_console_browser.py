@@ -86,6 +86,9 @@ def console_url(console_service: AnswerService) -> Iterator[str]:
         yield url
 
 
+FIRST_JOB_MS = 180_000
+
+
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
@@ -145,7 +148,9 @@ def test_console_walk(
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"%PDF-1.4 this is not really a pdf")
     page.set_input_files("#upload-input", [str(good), str(bad)])
-    page.locator(".upload-result.upload-ok", has_text="fire-drills.md").wait_for()
+    # The first job of a process starts the low-priority embedding child (a model load), so it may take
+    # longer than the default wait; the row says "indexing…" meanwhile.
+    page.locator(".upload-result.upload-ok", has_text="fire-drills.md").wait_for(timeout=FIRST_JOB_MS)
     failed = page.locator(".upload-result.upload-failed", has_text="broken.pdf")
     failed.wait_for()
     assert "Could not read broken.pdf" in failed.inner_text()
@@ -182,13 +187,13 @@ def test_console_walk(
     # A refused question, and a thumbs down with markup in its comment, become gaps.
     refused = httpx.post(f"{console_url}/v1/ask", json={"question": GAP_QUESTION}).json()
     assert refused["grounded"] is False
-    rota = httpx.post(
-        f"{console_url}/v1/ask", json={"question": "How often do Quillfield reception staff rotate?"}
-    )
-    httpx.post(
-        f"{console_url}/v1/feedback",
-        json={"message_id": rota.json()["message_id"], "rating": "down", "comment": IMG_PAYLOAD},
-    )
+    with httpx.Client(base_url=console_url) as user:  # one user: the session cookie owns the conversation
+        rota = user.post("/v1/ask", json={"question": "How often do Quillfield reception staff rotate?"})
+        rated = user.post(
+            "/v1/feedback",
+            json={"message_id": rota.json()["message_id"], "rating": "down", "comment": IMG_PAYLOAD},
+        )
+    assert rated.status_code < 300, rated.text
     page.get_by_role("button", name="Gaps").click()
     gap = page.locator("#gaps-list .gap", has_text=GAP_QUESTION)
     gap.wait_for()
@@ -237,7 +242,8 @@ def test_console_walk(
     # Sources page: lists what the server has, and "sync now" reports plainly when it can't.
     page.get_by_role("button", name="Sources").click()
     page.get_by_role("button", name="Sync now").click()
-    page.locator("#sync-status", has_text="Sync").wait_for()
+    page.locator("#sync-status", has_text="No sources file").wait_for()
+    assert "No web sources are configured" in page.locator("#sources-body").inner_text()
     shot(page, "sources")
 
     assert page.evaluate("typeof window.__pmaXss") == "undefined"

@@ -22,7 +22,17 @@ from assistant.store import open_store
 from assistant.types import IngestReport
 from ingest.indexer import Indexer, ingested_files
 
-REPORT_KEYS = {"added", "updated", "skipped", "deleted", "failed", "documents", "chunks", "repaired", "not_modified"}
+REPORT_KEYS = {
+    "added",
+    "updated",
+    "skipped",
+    "deleted",
+    "failed",
+    "documents",
+    "chunks",
+    "repaired",
+    "not_modified",
+}
 
 
 def note(title: str, topic: str, sentences: int, seed: int) -> str:

@@ -132,6 +132,31 @@ def test_upload_is_a_job_that_reaches_done_and_is_then_answerable(client: TestCl
     assert [j["id"] for j in listed][:1] == [body["job_id"]]
 
 
+def test_uploads_still_index_after_a_server_stops_and_after_the_embedding_child_dies(
+    client: TestClient, service: AnswerService
+) -> None:
+    """The low-priority child outlives the job runner (and server) that started it, and a child that
+    died is replaced: a server stopped in one place, or a child killed by the OOM killer, must not break
+    uploads for good."""
+    with client:  # the app's lifespan starts a job runner, and stops it on leaving
+        first = client.post("/v1/admin/documents", headers=ADMIN, files={"file": ("drills.md", DRILLS)})
+        assert poll(client.get, first.json()["job_id"], {"done", "failed"})["status"] == "done"
+
+    child_embedder = service.jobs()._job_indexer().store.embedder
+    (child,) = child_embedder._pool._processes.values()
+    assert child.is_alive()  # the runner stopped; the child is still there for the next one
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(timeout=30)
+
+    with client:
+        again = client.post("/v1/admin/documents", headers=ADMIN, files={"file": ("rota-2.md", ROTA)})
+        job = poll(client.get, again.json()["job_id"], {"done", "failed"})
+    assert job["status"] == "done", job
+    assert job["report"]["added"] == 1
+    (replacement,) = child_embedder._pool._processes.values()
+    assert replacement.pid != child.pid
+
+
 def test_a_corrupt_upload_job_fails_with_the_reason_and_changes_nothing(
     client: TestClient, service: AnswerService
 ) -> None:

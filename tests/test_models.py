@@ -45,8 +45,13 @@ def test_settings_defaults_are_the_thresholds_chosen_on_dev(retrained: tuple[Pat
     """The defaults are the shipped choice exactly; a fresh run chooses the same, within one step of the
     grid (dev figures tie across neighbouring thresholds, and a fresh ingest moves vectors slightly)."""
     _, chosen = retrained
-    shipped = json.loads((MODELS_DIR / "answerable.json").read_text(encoding="utf-8"))["meta"]["chosen_on_dev"]
+    shipped = json.loads((MODELS_DIR / "answerable.json").read_text(encoding="utf-8"))["meta"][
+        "chosen_on_dev"
+    ]
     defaults = AnswerSettings()
-    assert {"min_answerable": defaults.min_answerable, "extra_sentence_min_p": defaults.extra_sentence_min_p} == shipped
+    assert {
+        "min_answerable": defaults.min_answerable,
+        "extra_sentence_min_p": defaults.extra_sentence_min_p,
+    } == shipped
     assert abs(chosen["min_answerable"] - shipped["min_answerable"]) <= 0.0251
     assert abs(chosen["extra_sentence_min_p"] - shipped["extra_sentence_min_p"]) <= 0.101

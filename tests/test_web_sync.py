@@ -32,7 +32,17 @@ from ingest.fetch import Fetched
 from ingest.indexer import Indexer
 from ingest.web import WebSource, WebSync, detect, load_fetched, load_sources, sync_urls
 
-REPORT_KEYS = {"added", "updated", "skipped", "deleted", "failed", "documents", "chunks", "not_modified"}
+REPORT_KEYS = {
+    "added",
+    "updated",
+    "skipped",
+    "deleted",
+    "failed",
+    "documents",
+    "chunks",
+    "not_modified",
+    "repaired",
+}
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
 
 
@@ -457,3 +467,62 @@ def test_no_schedule_when_the_interval_is_unset(site: Site, tmp_path: Path, embe
     with TestClient(create_app(AnswerService(settings, embedder=embedder), settings)):
         time.sleep(1.0)
     assert site.paths() == []
+
+
+def test_admin_sources_lists_the_file_with_each_sync_result_and_sync_now_runs_a_job(
+    site: Site, tmp_path: Path, embedder: Embedder
+) -> None:
+    site.put("/complaints.html", html_page("Handling complaints", sentences(16)))
+    site.put("/index.xml", sitemap([site.url("/from-map.html")]), "application/xml")
+    site.put("/from-map.html", html_page("Found in the sitemap", sentences(17)))
+    sources = tmp_path / "sources.yml"
+    token = "sources-admin-token"
+    admin = {"Authorization": f"Bearer {token}"}
+    settings = settings_for(tmp_path / "data", sync__sources_path=sources, api__admin_token=token)
+    client = TestClient(create_app(AnswerService(settings, embedder=embedder), settings))
+
+    # No sources file yet: an empty list that says so, and "sync now" explains why it cannot run.
+    empty = client.get("/v1/admin/sources", headers=admin).json()
+    assert (empty["configured"], empty["sources"], empty["sources_file"]) == (False, [], str(sources))
+    refused = client.post("/v1/admin/sources/sync", headers=admin)
+    assert refused.status_code == 409
+    assert "PMA_SYNC__SOURCES_PATH" in refused.json()["detail"]
+    assert client.get("/v1/admin/sources").status_code == 401
+
+    sources.write_text(
+        f"- url: {site.url('/complaints.html')}\n  topic: complaints\n  publisher: NHS England\n"
+        f"- url: {site.url('/index.xml')}\n  kind: sitemap\n",
+        encoding="utf-8",
+    )
+    listed = client.get("/v1/admin/sources", headers=admin).json()["sources"]
+    assert [(s["url"], s["result"], s["last_synced"]) for s in listed] == [
+        (site.url("/complaints.html"), "not synced yet", None),
+        (site.url("/index.xml"), "not synced yet", None),
+    ]
+
+    started = client.post("/v1/admin/sources/sync", headers=admin)
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 300
+    while (job := client.get(f"/v1/admin/jobs/{started.json()['job_id']}", headers=admin).json())[
+        "status"
+    ] not in {"done", "failed"} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (job["kind"], job["status"]) == ("sync", "done"), job
+    assert job["report"]["added"] == 2  # the page, and the page the sitemap lists
+
+    after = {s["url"]: s for s in client.get("/v1/admin/sources", headers=admin).json()["sources"]}
+    page = after[site.url("/complaints.html")]
+    assert (page["result"], page["status"], page["topic"], page["from_sitemap"]) == (
+        "fetched",
+        200,
+        "complaints",
+        False,
+    )
+    assert page["last_synced"] is not None
+    assert after[site.url("/from-map.html")]["from_sitemap"] is True
+
+    # Synced again and waited for: every page answers 304, nothing is embedded.
+    again = client.post("/v1/admin/sources/sync?wait=true", headers=admin)
+    assert again.status_code == 200, again.text
+    assert (again.json()["not_modified"], again.json()["added"], again.json()["updated"]) == (2, 0, 0)
+    assert client.get("/v1/admin/sources", headers=admin).json()["sources"][0]["result"] == "not modified"

@@ -61,15 +61,25 @@ class ExtractiveComposer:
         self.settings = settings
         self.titles = titles or {}
 
-    def select(self, scored: list[Candidate], max_sentences: int, max_words: int) -> Selection:
-        """The best sentence, then others the scorer also believes hold the answer, within the limits."""
-        ranked = sorted(scored, key=lambda c: -c.p)
+    def select(
+        self, scored: list[Candidate], max_sentences: int, max_words: int, *, by_topic: bool = False
+    ) -> Selection:
+        """The best sentence, then others the scorer also believes hold the answer, within the limits.
+
+        `by_topic` ranks by similarity to the question instead, for a partial answer: what is shown there
+        is what the documents say about the topic, and a sentence that merely looks like an answer (a sum
+        from another scheme) is the last thing to offer when the thing asked for is not there: sentences
+        naming more of what is asked about come first, then the more similar."""
+        if by_topic:
+            ranked = sorted(scored, key=lambda c: (-c.feature("focus_stem"), -c.feature("sim")))
+        else:
+            ranked = sorted(scored, key=lambda c: -c.p)
         chosen: list[Candidate] = []
         words = 0
         for c in ranked:
             if len(chosen) >= max_sentences:
                 break
-            if chosen and c.p < self.settings.extra_sentence_min_p:
+            if chosen and not by_topic and c.p < self.settings.extra_sentence_min_p:
                 break
             if chosen and words + word_count(c.text) > max_words:
                 continue
@@ -148,7 +158,8 @@ class ExtractiveComposer:
                 if not checked or (today - checked).days <= self.settings.max_source_age_days:
                     continue
                 note = (
-                    f'"{title}" was last checked on {checked.isoformat()}; the position may have changed since.'
+                    f'"{title}" was last checked on {checked.isoformat()}; '
+                    "the position may have changed since."
                 )
             if note not in notes:
                 notes.append(note)

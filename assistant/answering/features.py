@@ -98,9 +98,7 @@ def _singulars(text: str) -> set[str]:
     return {singular(w) for w in tokens(text)}
 
 
-def candidates(
-    reading: Reading, result: RetrievalResult, passages: int, given: str = ""
-) -> list[Candidate]:
+def candidates(reading: Reading, result: RetrievalResult, passages: int, given: str = "") -> list[Candidate]:
     """Every sentence of the first `passages` passages, with its features. `given` is text whose names
     are no answer to "who" (the question and its glossary expansion)."""
     index = result.index
@@ -127,9 +125,7 @@ def candidates(
             if reading.names
             else 0.0
         )
-        focus_passage = (
-            len(focus_stems & passage_words) / len(focus_stems) if focus_stems else 0.0
-        )
+        focus_passage = len(focus_stems & passage_words) / len(focus_stems) if focus_stems else 0.0
         common = [
             float(passage.features.get("chunk", 0.0)),
             float(passage.score),

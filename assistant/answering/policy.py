@@ -97,10 +97,13 @@ class AnswerPolicy:
         today: date | None = None,
     ) -> Composition:
         """A two-part question: each part judged and answered from its own retrieval, one set of citations."""
-        return self.compose(self.judge(asked, whole), [self.judge(part, result) for part, result in parts], today)
+        return self.compose(
+            self.judge(asked, whole), [self.judge(part, result) for part, result in parts], today
+        )
 
     def compose(self, whole: Judgement, parts: list[Judgement], today: date | None = None) -> Composition:
-        """Decide and write the answer from judgements already made (training reuses them across thresholds)."""
+        """Decide and write the answer from judgements already made; training reuses them across the
+        thresholds it tries."""
         today = today or date.today()
         if not parts:
             if self.answers(whole):
@@ -129,7 +132,9 @@ class AnswerPolicy:
 
     def _decline(self, judged: Judgement, today: date) -> Composition:
         if judged.scored and judged.support >= self.settings.min_support:
-            selection = self._select(judged, self.settings.partial_sentences, self.settings.max_words // 2)
+            selection = self.composer.select(
+                judged.scored, self.settings.partial_sentences, self.settings.max_words // 2, by_topic=True
+            )
             return self.composer.partial(judged.question, selection, today, judged.probability)
         reason = "no passages" if not judged.scored else "off the topics the documents cover"
         return self.composer.refusal(judged.question, judged.result, judged.probability, reason)

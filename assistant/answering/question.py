@@ -23,20 +23,88 @@ from assistant.text import singular
 
 # Units of time, and nouns measured in time: "how many weeks", "how much notice" asks for a duration.
 TIME_UNITS = frozenset(
-    "second seconds minute minutes hour hours day days week weeks month months year years".split()
+    [
+        "second",
+        "seconds",
+        "minute",
+        "minutes",
+        "hour",
+        "hours",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+    ]
 )
 DURATION_NOUNS = TIME_UNITS | {"notice", "time", "period", "duration"}
 # Nouns that denote a sum of money or a share by their meaning (a closed semantic class in English).
 MONEY_NOUNS = frozenset(
-    "cost costs fee fees price prices salary salaries pay wage wages rate rates budget budgets funding "
-    "grant grants charge charges payment payments allowance allowances subscription subscriptions "
-    "worth value spend spending income revenue premium premiums".split()
+    [
+        "cost",
+        "costs",
+        "fee",
+        "fees",
+        "price",
+        "prices",
+        "salary",
+        "salaries",
+        "pay",
+        "wage",
+        "wages",
+        "rate",
+        "rates",
+        "budget",
+        "budgets",
+        "funding",
+        "grant",
+        "grants",
+        "charge",
+        "charges",
+        "payment",
+        "payments",
+        "allowance",
+        "allowances",
+        "subscription",
+        "subscriptions",
+        "worth",
+        "value",
+        "spend",
+        "spending",
+        "income",
+        "revenue",
+        "premium",
+        "premiums",
+    ]
 )
-SHARE_NOUNS = frozenset("percentage percentages proportion proportions share shares percent".split())
+SHARE_NOUNS = frozenset(
+    ["percentage", "percentages", "proportion", "proportions", "share", "shares", "percent"]
+)
 # Words naming only the kind of answer ("what number", "which year"), never the thing asked about.
-KIND_NOUNS = frozenset(
-    "number amount figure total sum date time day month year kind type sort level".split()
-) | SHARE_NOUNS
+KIND_NOUNS = (
+    frozenset(
+        [
+            "number",
+            "amount",
+            "figure",
+            "total",
+            "sum",
+            "date",
+            "time",
+            "day",
+            "month",
+            "year",
+            "kind",
+            "type",
+            "sort",
+            "level",
+        ]
+    )
+    | SHARE_NOUNS
+)
 
 _WH = re.compile(
     r"\b(how\s+(?:many|much|long|often|soon|far|big|old)|how|what|what's|whats|wat|when|whens|wen|"
@@ -60,8 +128,28 @@ def stop_words() -> frozenset[str]:
     """Function words: scikit-learn's English list, the auxiliary forms it lacks, the question words'
     common spellings, and greetings and thanks (interjections carry no content in any question)."""
     return frozenset(ENGLISH_STOP_WORDS) | {
-        "does", "did", "doing", "doesn't", "didn't", "don't", "can't", "what's", "whats", "wat", "wen",
-        "hey", "hi", "hello", "thanks", "cheers", "ta", "pls", "please", "anyone", "quick", "q",
+        "does",
+        "did",
+        "doing",
+        "doesn't",
+        "didn't",
+        "don't",
+        "can't",
+        "what's",
+        "whats",
+        "wat",
+        "wen",
+        "hey",
+        "hi",
+        "hello",
+        "thanks",
+        "cheers",
+        "ta",
+        "pls",
+        "please",
+        "anyone",
+        "quick",
+        "q",
     }
 
 
@@ -129,18 +217,17 @@ def read(question: str) -> Reading:
         kind = "date"
     elif wh_word in ("who", "whom", "whose"):
         kind = "name"
-    elif wh_word in ("what", "which", "what's", "whats", "wat"):
+    elif wh_word in ("what", "which", "what's", "whats", "wat") and phrase:
         # "what is the X", "which X": the head noun of X says the kind when it has one.
-        if phrase:
-            nouns = {singular(w) for w in phrase}
-            if nouns & {"year", "date", "day", "month", "deadline"}:
-                kind = "date"
-            elif nouns & {singular(s) for s in SHARE_NOUNS}:
-                kind = "share"
-            elif nouns & {singular(m) for m in MONEY_NOUNS}:
-                kind = "money"
-            elif nouns & {singular(u) for u in DURATION_NOUNS} - {"year", "day", "month", "time"}:
-                kind = "duration"
+        nouns = {singular(w) for w in phrase}
+        if nouns & {"year", "date", "day", "month", "deadline"}:
+            kind = "date"
+        elif nouns & {singular(s) for s in SHARE_NOUNS}:
+            kind = "share"
+        elif nouns & {singular(m) for m in MONEY_NOUNS}:
+            kind = "money"
+        elif nouns & {singular(u) for u in DURATION_NOUNS} - {"year", "day", "month", "time"}:
+            kind = "duration"
     focus = tuple(w for w in phrase if w not in KIND_NOUNS and w not in TIME_UNITS)
     yes_no = not wh and bool(_YES_NO.search(question))
     if yes_no:

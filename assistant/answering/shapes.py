@@ -16,7 +16,9 @@ NUMBER_WORDS = (
 )
 MONTHS = r"January|February|March|April|May|June|July|August|September|October|November|December"
 
-_MONEY = re.compile(r"£\s?\d|\$\s?\d|€\s?\d|\b\d[\d,.]*\s?(?:bn|m|k|billion|million)\b|\bpounds\b|\bpence\b", re.I)
+_MONEY = re.compile(
+    r"£\s?\d|\$\s?\d|€\s?\d|\b\d[\d,.]*\s?(?:bn|m|k|billion|million)\b|\bpounds\b|\bpence\b", re.I
+)
 _SHARE = re.compile(r"\d\s?%|\bper ?cent\b|\b(?:half|a third|a quarter|two thirds|three quarters)\b", re.I)
 _DURATION = re.compile(
     rf"\b(?:\d+|{NUMBER_WORDS})(?:[- ](?:and a half|to \d+))?[- ](?:working[- ])?"
@@ -32,7 +34,8 @@ _NOT_A_COUNT = re.compile(
     re.I,
 )
 _DATE = re.compile(
-    rf"\b(?:19|20)\d\d\b|\b(?:{MONTHS})\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b"  # case matters: "may" is no month
+    # Case matters: "may" is no month.
+    rf"\b(?:19|20)\d\d\b|\b(?:{MONTHS})\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b"
     r"|\b(?:spring|summer|autumn|winter)\b|\b(?:annually|quarterly|monthly|weekly)\b",
 )
 _RELATIVE_TIME = re.compile(r"\b(?:before|after|within|by|until|from)\b", re.I)
@@ -53,7 +56,9 @@ def has_shape(sentence: str, kind: str | None, given: str = "") -> bool:
         return bool(_NUMBER.search(_NOT_A_COUNT.sub(" ", sentence)))
     if kind == "date":
         # "When must the form be returned?" is answered by "two weeks before" as well as by a date.
-        return bool(_DATE.search(sentence) or (_DURATION.search(sentence) and _RELATIVE_TIME.search(sentence)))
+        return bool(
+            _DATE.search(sentence) or (_DURATION.search(sentence) and _RELATIVE_TIME.search(sentence))
+        )
     if kind == "name":
         seen = given.lower()
         return any(m.group(0).lower() not in seen for m in _NAME.finditer(sentence))

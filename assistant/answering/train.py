@@ -179,7 +179,9 @@ def judge_all(examples: list[Example], policy: AnswerPolicy) -> list[tuple[Any, 
     ]
 
 
-def evaluate_policy(examples: list[Example], policy: AnswerPolicy, judged: list[tuple[Any, list[Any]]]) -> dict[str, float]:
+def evaluate_policy(
+    examples: list[Example], policy: AnswerPolicy, judged: list[tuple[Any, list[Any]]]
+) -> dict[str, float]:
     """Accuracy (all keys in a grounded answer), refusal accuracy and false refusals, as the service."""
     correct = refused_ok = false_refusals = answerable = unanswerable = 0
     for ex, (whole, parts) in zip(examples, judged, strict=True):
@@ -205,7 +207,9 @@ def digest(*paths: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def train(settings: Settings, eval_dir: Path = EVAL_DIR, out_dir: Path = model.MODELS_DIR, log=print) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def train(
+    settings: Settings, eval_dir: Path = EVAL_DIR, out_dir: Path = model.MODELS_DIR, log=print
+) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Fit both models on train, choose thresholds on dev, write the model files; returns the choice."""
     from assistant.service import AnswerService
 
@@ -226,7 +230,9 @@ def train(settings: Settings, eval_dir: Path = EVAL_DIR, out_dir: Path = model.M
     log(f"answerability: {len(qy)} questions, {int(qy.sum())} answerable, C={answerability.meta['C']}")
 
     titles = service.cache.current().titles
-    base = AnswerPolicy(settings.answer, titles, passages=passages, scorer=scorer, answerability=answerability)
+    base = AnswerPolicy(
+        settings.answer, titles, passages=passages, scorer=scorer, answerability=answerability
+    )
     dev_judged = judge_all(dev_ex, base)
     curve = []
     best: tuple[float, float, float] | None = None
@@ -236,9 +242,13 @@ def train(settings: Settings, eval_dir: Path = EVAL_DIR, out_dir: Path = model.M
             answer_settings = AnswerSettings(
                 **{**settings.answer.model_dump(), "min_answerable": t, "extra_sentence_min_p": extra}
             )
-            policy = AnswerPolicy(answer_settings, titles, passages=passages, scorer=scorer, answerability=answerability)
+            policy = AnswerPolicy(
+                answer_settings, titles, passages=passages, scorer=scorer, answerability=answerability
+            )
             m = evaluate_policy(dev_ex, policy, dev_judged)
-            curve.append({"min_answerable": t, "extra_sentence_min_p": extra, **{k: round(v, 4) for k, v in m.items()}})
+            curve.append(
+                {"min_answerable": t, "extra_sentence_min_p": extra, **{k: round(v, 4) for k, v in m.items()}}
+            )
             ok = m["false_refusals"] <= MAX_FALSE_REFUSALS
             key = (ok, round(m["accuracy"] + m["refusal"], 4), round(m["accuracy"], 4), -t, -extra)
             if best is None or key > best_key:
@@ -252,7 +262,8 @@ def train(settings: Settings, eval_dir: Path = EVAL_DIR, out_dir: Path = model.M
     log("dev curve at the chosen extra_sentence_min_p (threshold: accuracy / refusal / false refusals):")
     for c in curve:
         if c["extra_sentence_min_p"] == best[1]:
-            log(f"  {c['min_answerable']:.3f}: {c['accuracy']:.3f} / {c['refusal']:.3f} / {c['false_refusals']:.3f}")
+            figures = f"{c['accuracy']:.3f} / {c['refusal']:.3f} / {c['false_refusals']:.3f}"
+            log(f"  {c['min_answerable']:.3f}: {figures}")
     answerability.meta.update(
         {"chosen_on_dev": chosen, "dev": dev_at_choice, "target": f"false refusals <= {MAX_FALSE_REFUSALS}"}
     )
@@ -265,7 +276,9 @@ def train(settings: Settings, eval_dir: Path = EVAL_DIR, out_dir: Path = model.M
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m assistant.answering.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant.answering.train", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("var/eval"))
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
     parser.add_argument("--out", type=Path, default=model.MODELS_DIR)

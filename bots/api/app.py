@@ -97,7 +97,7 @@ def _lifespan(service: AnswerService) -> Callable[[FastAPI], AbstractAsyncContex
             yield
         finally:
             stop()
-            runner.shutdown()
+            service.stop_jobs()
 
     return lifespan
 

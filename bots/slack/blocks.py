@@ -268,7 +268,7 @@ def help_text(command: str) -> str:
     """Shown when someone mentions the assistant (or runs the command) without a question."""
     return (
         "Ask me a question about UK general practice management, for example "
-        f"_What did the GP Partnership Review recommend?_ Mention me with the question, send it to me "
+        f"_Which roles can a PCN claim through the ARRS?_ Mention me with the question, send it to me "
         f"directly, or use `{escape(command)} your question`."
     )
 
@@ -286,8 +286,8 @@ def home_view(topics: Mapping[str, int], command: str) -> dict[str, Any]:
     cmd = escape(command)
     how = "\n".join(
         [
-            "• *Mention me* in a channel: `@Practice Manager Assistant What did the GP Partnership Review "
-            "recommend?` I answer in the thread; mention me again in that thread to follow up "
+            "• *Mention me* in a channel: `@Practice Manager Assistant Which roles can a PCN claim "
+            "through the ARRS?` I answer in the thread; mention me again in that thread to follow up "
             "(_and when did that start?_).",
             "• *Message me directly* here in the Messages tab; follow-ups carry on the conversation.",
             f"• *Use* `{cmd} your question` anywhere for a private answer you can share in the channel.",

@@ -30,16 +30,18 @@ def deal(docs: set[str]) -> dict[str, str]:
 def main() -> None:
     questions = []
     for path in sorted(POOL.glob("*.jsonl")):
-        questions += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        questions += [
+            json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
     ids = Counter(q["id"] for q in questions)
     duplicated = [i for i, n in ids.items() if n > 1]
     if duplicated:
         raise SystemExit(f"duplicate ids: {duplicated[:10]}")
     families: dict[str, set[str]] = {}
     for q in questions:
-        families.setdefault(q["doc"].split("/")[0] if q["doc"].startswith("documents/") else "corpus", set()).add(
-            q["doc"]
-        )
+        families.setdefault(
+            q["doc"].split("/")[0] if q["doc"].startswith("documents/") else "corpus", set()
+        ).add(q["doc"])
     split_of: dict[str, str] = {}
     for docs in families.values():
         split_of.update(deal(docs))

@@ -1,13 +1,13 @@
-"""What the maintainers' console (`/admin`) reads and writes beyond the upload/delete routes: the document
-catalogue with review flags, approved answers, the gaps report and (placeholders until web sync lands)
-the web sources. All behind the admin bearer token, like every `/v1/admin/*` route.
+"""What the maintainers' console (`/admin`) reads and writes beyond the upload/delete routes: the
+document catalogue with review flags, approved answers, the gaps report, and the web sources with their
+sync. All behind the admin bearer token, like every `/v1/admin/*` route.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -15,7 +15,10 @@ from assistant.approved import ApprovedAnswer, ApprovedAnswerError, ApprovedAnsw
 from assistant.catalogue import CatalogueEntry
 from assistant.gaps import GapGroup
 from assistant.service import AnswerService
-from bots.api.deps import ServiceDep, require_admin
+from assistant.types import IngestReport
+from bots.api.deps import MetricsDep, ServiceDep, require_admin
+from bots.api.routes.admin import JobAccepted, finished, job_runner
+from ingest.web import SourcesError, SourceStatus, source_statuses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
@@ -28,7 +31,9 @@ class ApprovedAnswerOut(ApprovedAnswer):
 
 
 class SourcesList(BaseModel):
-    sources: list[dict[str, object]] = Field(default_factory=list)
+    sources_file: str = Field(description="PMA_SYNC__SOURCES_PATH")
+    configured: bool = Field(description="Whether the sources file exists")
+    sources: list[SourceStatus] = Field(default_factory=list)
 
 
 def _out(service: AnswerService, item: ApprovedAnswer) -> ApprovedAnswerOut:
@@ -112,12 +117,44 @@ async def gaps(service: ServiceDep, limit: Annotated[int, Query(ge=1, le=5000)] 
 
 
 @router.get("/sources")
-async def sources() -> SourcesList:
+async def sources(service: ServiceDep) -> SourcesList:
     """The web sources from the sources file, with their last sync result."""
-    return SourcesList()
+    path = service.settings.sync.sources_path
+    try:
+        found = await run_in_threadpool(source_statuses, service.settings, service.indexer())
+    except SourcesError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    return SourcesList(sources_file=str(path), configured=path.exists(), sources=found)
 
 
-@router.post("/sources/sync", status_code=status.HTTP_202_ACCEPTED, responses={501: {}})
-async def sync_sources() -> None:
-    """Fetch every web source now."""
-    raise HTTPException(status_code=501, detail="Web sources are not set up on this server yet.")
+@router.post(
+    "/sources/sync",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        200: {"description": "With ?wait=true: the `pm-ingest sync --json` report", "model": IngestReport},
+        409: {"description": "No sources file"},
+    },
+)
+async def sync_sources(
+    response: Response,
+    service: ServiceDep,
+    metrics: MetricsDep,
+    wait: Annotated[bool, Query(description="Wait for the sync and return its report")] = False,
+) -> JobAccepted | IngestReport:
+    """Fetch every web source now, in a background job (202 with the job id; poll
+    `GET /v1/admin/jobs/{job_id}`), as `pm-ingest sync` does."""
+    path = service.settings.sync.sources_path
+    if not path.exists():
+        raise HTTPException(
+            status_code=409, detail=f"No sources file at {path} (set PMA_SYNC__SOURCES_PATH)."
+        )
+    runner = job_runner(service)
+    job = await run_in_threadpool(runner.submit_sync, metrics.observe_ingest)
+    if not wait:
+        return JobAccepted(job_id=job.id, status=job.status)
+    job = await finished(runner, job.id)
+    if job.status != "done" or job.report is None:
+        raise HTTPException(status_code=500, detail=job.error or "The sync failed.")
+    response.status_code = status.HTTP_200_OK
+    response.headers["X-Job-Id"] = job.id
+    return job.report

@@ -443,13 +443,12 @@
         body.appendChild(tr);
       }
       for (const source of sources) {
-        const last = source.last_sync || source.last_result || {};
         const tr = el("tr");
         tr.appendChild(el("td", "doc-source", source.source || source.url || ""));
-        tr.appendChild(el("td", null, source.topic || ""));
+        tr.appendChild(el("td", null, source.topic || (source.from_sitemap ? "(from a sitemap)" : "")));
         tr.appendChild(el("td", null, source.publisher || ""));
-        tr.appendChild(el("td", "nowrap", formatDate(last.at || last.fetched_at || source.last_synced || "")));
-        tr.appendChild(el("td", null, last.result || last.status || source.status || last.error || ""));
+        tr.appendChild(el("td", "nowrap", formatDate(source.last_synced || "")));
+        tr.appendChild(el("td", null, source.result || ""));
         body.appendChild(tr);
       }
     } catch (error) {
