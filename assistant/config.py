@@ -28,6 +28,11 @@ class EmbeddingSettings(BaseModel):
 
     model_path: str | None = None
     batch_size: int = 64
+    # int8 ONNX (onnxruntime) where it exports and agrees with PyTorch; else, or when "torch", PyTorch.
+    backend: Literal["onnx", "torch"] = "onnx"
+    threads: int = Field(default=2, ge=1)
+    min_agreement: float = Field(default=0.99, ge=0.0, le=1.0)
+    query_cache_size: int = Field(default=1024, ge=0)
 
 
 class RetrievalSettings(BaseModel):
