@@ -95,6 +95,18 @@ class Embedder(Embeddings):
     def model_path(self) -> Path:
         return self._path or packaged_model_path()
 
+    def options(self) -> dict[str, Any]:
+        """The constructor's arguments, so another process (the ingest child) can build the same one."""
+        return {
+            "model_path": str(self._path) if self._path else None,
+            "batch_size": self.batch_size,
+            "backend": self.requested_backend,
+            "cache_dir": str(self._cache_dir) if self._cache_dir else None,
+            "threads": self._threads,
+            "min_agreement": self._min_agreement,
+            "query_cache_size": self._query_cache_size,
+        }
+
     @property
     def backend(self) -> Backend:
         """The backend in use: the requested one, or PyTorch when ONNX is unavailable here."""
@@ -212,14 +224,19 @@ def get_embedder(
     )
 
 
+def onnx_cache_dir(settings: Settings) -> Path:
+    """`PMA_EMBEDDING__CACHE_DIR`, else `<data_dir>/models`."""
+    return (settings.embedding.cache_dir or settings.data_dir / "models").resolve()
+
+
 def embedder_for(settings: Settings) -> Embedder:
-    """The shared embedder the settings ask for; ONNX exports are cached in `<data_dir>/models`."""
+    """The shared embedder the settings ask for; ONNX exports are cached in `onnx_cache_dir`."""
     options = settings.embedding
     return get_embedder(
         options.model_path,
         options.batch_size,
         backend=options.backend,
-        cache_dir=str((settings.data_dir / "models").resolve()) if options.backend == "onnx" else None,
+        cache_dir=str(onnx_cache_dir(settings)) if options.backend == "onnx" else None,
         threads=options.threads,
         min_agreement=options.min_agreement,
         query_cache_size=options.query_cache_size,

@@ -166,7 +166,8 @@ def export_int8(layout: ModelLayout, folder: Path, checksum: str) -> dict[str, A
 
     folder.mkdir(parents=True, exist_ok=True)
     reference = SentenceTransformer(str(layout.path), device="cpu", local_files_only=True)
-    transformer = reference[0].auto_model.eval()
+    auto_model: Any = reference[0].auto_model
+    transformer = auto_model.eval()
 
     class LastHidden(torch.nn.Module):
         def __init__(self, model: Any) -> None:

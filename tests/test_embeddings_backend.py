@@ -1,8 +1,9 @@
 """The int8 ONNX encoder: chosen from settings, exported once into the data dir, agreeing with PyTorch,
 falling back to PyTorch with one log line, and never sharing collections with it.
 
-The export (torch.onnx.export + quantisation) runs once for this module, into a module-scoped data dir;
-every other ONNX embedder here reads that cache.
+The export (torch.onnx.export + quantisation) runs once per machine, into the suite's shared model cache
+(`conftest.MODEL_CACHE`, exported by whichever test first needs it); this module copies it into a data dir
+of its own, so its checks of reuse and corruption never touch the shared one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CORPUS, make_settings
+from conftest import CORPUS, MODEL_CACHE, make_settings
 
 from assistant.config import Settings
 from assistant.embeddings import MODEL_ID, ONNX_SUFFIX, Embedder, embedder_for
@@ -49,16 +50,16 @@ def _fallback_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 @pytest.fixture(scope="module")
 def onnx_data(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
-    """A data dir whose models/ holds the exported int8 model (exported here, once)."""
-    data = tmp_path_factory.mktemp("onnx-data")
-    embedder = Embedder(backend="onnx", cache_dir=data / "models")
+    """A data dir whose models/ holds the exported int8 model (a copy of the suite's shared export)."""
     assert embedder.backend == "onnx", "the int8 export failed or disagreed; see the log"
+    data = tmp_path_factory.mktemp("onnx-data")
+    shutil.copytree(MODEL_CACHE, data / "models", ignore=shutil.ignore_patterns(".*"))
     return data
 
 
 @pytest.fixture(scope="module")
 def onnx_embedder(onnx_data: Path) -> Embedder:
-    return embedder_for(make_settings(onnx_data, embedding__backend="onnx"))
+    return embedder_for(make_settings(onnx_data, embedding__backend="onnx", embedding__cache_dir=None))
 
 
 def _model_folder(data: Path) -> Path:
@@ -67,7 +68,7 @@ def _model_folder(data: Path) -> Path:
 
 
 def test_backend_comes_from_settings(
-    onnx_data: Path, onnx_embedder: Embedder, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+    onnx_data: Path, onnx_embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert Settings().embedding.backend == "onnx"  # the default
     monkeypatch.setenv("PMA_EMBEDDING__BACKEND", "torch")
@@ -89,7 +90,7 @@ def test_backend_comes_from_settings(
 
 
 def test_onnx_agrees_with_pytorch_on_corpus_sentences(
-    onnx_data: Path, onnx_embedder: Embedder, embedder: Embedder
+    onnx_data: Path, onnx_embedder: Embedder, torch_embedder: Embedder
 ) -> None:
     """The agreement recorded at export was on a fixed sample; this checks real corpus sentences."""
     sentences: list[str] = []
@@ -98,7 +99,7 @@ def test_onnx_agrees_with_pytorch_on_corpus_sentences(
         sentences.extend(s for s in split_sentences(body) if len(s.split()) >= 4)
     sentences = sentences[:80]
     assert len(sentences) >= 50
-    cosines = (onnx_embedder.encode(sentences) * embedder.encode(sentences)).sum(axis=1)
+    cosines = (onnx_embedder.encode(sentences) * torch_embedder.encode(sentences)).sum(axis=1)
     print(f"onnx vs torch, {len(sentences)} corpus sentences: {cosines.mean():.4f} (min {cosines.min():.4f})")
     assert cosines.mean() >= 0.99
     assert cosines.min() >= 0.9
@@ -122,7 +123,7 @@ def test_cached_model_reused_on_second_start(onnx_data: Path, caplog: pytest.Log
 
 
 def test_impossible_agreement_threshold_falls_back_to_pytorch(
-    onnx_data: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
+    onnx_data: Path, torch_embedder: Embedder, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
     strict = Embedder(backend="onnx", cache_dir=onnx_data / "models", min_agreement=1.0)
@@ -132,7 +133,7 @@ def test_impossible_agreement_threshold_falls_back_to_pytorch(
     assert "mean cosine" in line
     assert "< 1.0" in line
     text = ["Who pays the locum's pension contributions?"]
-    np.testing.assert_allclose(strict.encode(text), embedder.encode(text), atol=1e-5)
+    np.testing.assert_allclose(strict.encode(text), torch_embedder.encode(text), atol=1e-5)
 
 
 def test_corrupt_cached_model_falls_back_to_pytorch(
@@ -149,14 +150,14 @@ def test_corrupt_cached_model_falls_back_to_pytorch(
 
 
 def test_backends_never_share_collections(
-    onnx_embedder: Embedder, embedder: Embedder, tmp_path: Path
+    onnx_embedder: Embedder, torch_embedder: Embedder, tmp_path: Path
 ) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "locum.md").write_text(NOTE, encoding="utf-8")
     settings = make_settings(tmp_path / "data")
 
-    torch_store = open_store(settings, embedder)
+    torch_store = open_store(settings, torch_embedder)
     report = Indexer(settings, torch_store).run([corpus])
     assert report.added >= 1
     torch_chunks, torch_sentences = torch_store.chunks.count(), torch_store.sentences.count()
