@@ -28,6 +28,14 @@ class EmbeddingSettings(BaseModel):
 
     model_path: str | None = None
     batch_size: int = 64
+    # int8 ONNX (onnxruntime) where it exports and agrees with PyTorch; else, or when "torch", PyTorch.
+    backend: Literal["onnx", "torch"] = "onnx"
+    threads: int = Field(default=2, ge=1)
+    min_agreement: float = Field(default=0.99, ge=0.0, le=1.0)
+    query_cache_size: int = Field(default=1024, ge=0)
+    # Where the exported ONNX model is kept (keyed by the weights' checksum); default <data_dir>/models.
+    # Several data dirs on one machine can share one export by pointing here.
+    cache_dir: Path | None = None
 
 
 class RetrievalSettings(BaseModel):

@@ -108,7 +108,7 @@ class HybridSearch:
         result's timings cover the shared work and all searches."""
         t0 = time.perf_counter()
         expanded = [self.expand(q) for q in queries]
-        vectors = self.store.embedder.encode(expanded)
+        vectors = self.store.embedder.encode_queries(expanded)
         t1 = time.perf_counter()
         index = self.cache.current()
         sims = index.sentence_similarities(vectors)

@@ -18,7 +18,7 @@ from assistant.answering.question import question_parts
 from assistant.approved import ApprovedAnswers
 from assistant.catalogue import CatalogueEntry, build_catalogue
 from assistant.config import Settings
-from assistant.embeddings import Embedder, get_embedder
+from assistant.embeddings import Embedder, embedder_for
 from assistant.gaps import GapGroup, group_gaps
 from assistant.glossary import Glossary
 from assistant.history import History
@@ -80,7 +80,7 @@ class AnswerService:
     ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.embedder = embedder or get_embedder(settings.embedding.model_path, settings.embedding.batch_size)
+        self.embedder = embedder or embedder_for(settings)
         self.store = store or open_store(settings, self.embedder)
         self.cache = IndexCache(self.store, settings.data_dir / "index-cache")
         glossary_path = settings.retrieval.glossary_path
