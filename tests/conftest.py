@@ -113,14 +113,33 @@ def eval_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 POSTGRES_ENV = "PMA_TEST_POSTGRES_URL"
 
 
-def _postgres_unavailable(reason: str) -> None:
-    """Under CI a missing Postgres is a failure (the tests would silently not run); locally a skip."""
-    import os
-
-    message = f"PostgreSQL tests need {POSTGRES_ENV} (see .ci/run): {reason}"
+def missing_service(message: str) -> None:
+    """Under CI a test whose server or browser is missing fails (it would silently not run); locally it
+    is skipped with the message."""
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def _postgres_unavailable(reason: str) -> None:
+    missing_service(f"PostgreSQL tests need {POSTGRES_ENV} (see .ci/run): {reason}")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """The browser the Playwright tests drive (they fail under CI, and skip locally, without it)."""
+    need_chromium()
+    return CHROMIUM
+
+
+def need_chromium() -> None:
+    if not CHROMIUM.exists():
+        missing_service(
+            "Chromium not installed at /usr/bin/chromium (apt-get install chromium; .ci/run does)"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -39,10 +39,10 @@ def fake_llm() -> Iterator[FakeOpenAI]:
 def test_streamed_tokens_reach_the_page_then_the_checked_text_replaces_them(
     fake_llm: FakeOpenAI, service_factory: Any
 ) -> None:
-    from test_web_browser import CHROMIUM, CHROMIUM_ARGS, serve
+    from conftest import CHROMIUM, need_chromium
+    from test_web_browser import CHROMIUM_ARGS, serve
 
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium not installed at /usr/bin/chromium (apt-get install chromium)")
+    need_chromium()
     from playwright.sync_api import sync_playwright
 
     service = service_factory([("workforce/rota.md", ROTA)], llm__base_url=fake_llm.base_url)
