@@ -64,6 +64,7 @@ eval: eval-store
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/query.py
+	$(BIN)/python benchmarks/encoder.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .mypy_cache tests/artifacts

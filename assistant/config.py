@@ -28,6 +28,14 @@ class EmbeddingSettings(BaseModel):
 
     model_path: str | None = None
     batch_size: int = 64
+    # int8 ONNX (onnxruntime) where it exports and agrees with PyTorch; else, or when "torch", PyTorch.
+    backend: Literal["onnx", "torch"] = "onnx"
+    threads: int = Field(default=2, ge=1)
+    min_agreement: float = Field(default=0.99, ge=0.0, le=1.0)
+    query_cache_size: int = Field(default=1024, ge=0)
+    # Where the exported ONNX model is kept (keyed by the weights' checksum); default <data_dir>/models.
+    # Several data dirs on one machine can share one export by pointing here.
+    cache_dir: Path | None = None
 
 
 class RetrievalSettings(BaseModel):
@@ -91,6 +99,31 @@ class IngestSettings(BaseModel):
     max_chunks_per_document: int = 2_000
 
 
+class LLMSettings(BaseModel):
+    """An OpenAI-compatible chat model that writes answers in prose (Ollama, vLLM, llama.cpp, Azure).
+
+    Unset `base_url`: the extractive composer alone. `min_claim_similarity` is the similarity a generated
+    sentence needs to the sentences of the passage it cites; `benchmarks/calibrate_claims.py` computes it on
+    the train and dev questions (README, "Answers written by a language model"): 0.54 keeps 95% of the
+    supported claims there."""
+
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key: SecretStr | None = None
+    timeout_s: float = 30.0
+    max_tokens: int = 400
+    temperature: float = 0.0
+    max_retries: int = 2
+    passages: int = 4
+    min_claim_similarity: float = 0.54
+    min_kept_share: float = 0.5
+    ready_timeout_s: float = 2.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url)
+
+
 class SlackSettings(BaseModel):
     """Slack credentials; HTTP mode needs bot token + signing secret, Socket Mode an app token."""
 
@@ -102,6 +135,9 @@ class SlackSettings(BaseModel):
     claim_lease_s: float = 60.0
     """A claimed event whose answer neither finished nor failed cleanly (a crashed worker) may be taken
     over by Slack's retry once its claim is this old."""
+    # While a model's answer streams, the message is updated at most this often (Slack rate-limits
+    # chat.update to about one call a second per message).
+    stream_update_s: float = 1.0
 
     @property
     def http_enabled(self) -> bool:
@@ -161,6 +197,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     corpus: CorpusSettings = Field(default_factory=CorpusSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     api: APISettings = Field(default_factory=APISettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
 

@@ -19,7 +19,6 @@ from typing import Any
 
 import bm25s
 import numpy as np
-import torch
 
 from assistant.store import ChunkStore
 from assistant.text import terms, tokens
@@ -54,15 +53,13 @@ class CachedIndex:
     def sentence_similarities(self, vectors: np.ndarray) -> np.ndarray:
         """Cosine similarity of every stored sentence to each query vector: (queries, sentences).
 
-        One torch product, sentences x queries, over zero-copy views. Measured on 2 cores at 10k chunks
-        (129k sentences): numpy's matrix-vector product is a little faster alone (~12 against ~20 ms for
-        one query) but leaves OpenBLAS threads spinning that slowed the next query's embedding from ~25
-        to ~60 ms; and in this orientation three queries cost no more than one (~14 ms)."""
+        One matrix product, queries x sentences, in numpy: importing torch for it would cost a serving
+        process (and every CLI run) tens of seconds at start for a product numpy does as fast."""
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if not len(self.sentences):
             return np.zeros((len(queries), 0), dtype=np.float32)
-        product = torch.from_numpy(self.sentence_vectors) @ torch.from_numpy(np.ascontiguousarray(queries)).T
-        return product.T.contiguous().numpy()
+        product: np.ndarray = queries @ self.sentence_vectors.T
+        return product
 
     def best_per_chunk(self, sentence_sims: np.ndarray) -> np.ndarray:
         """Each chunk's best sentence similarity (-1 for a chunk without sentences). A chunk's sentences

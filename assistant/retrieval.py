@@ -108,7 +108,7 @@ class HybridSearch:
         result's timings cover the shared work and all searches."""
         t0 = time.perf_counter()
         expanded = [self.expand(q) for q in queries]
-        vectors = self.store.embedder.encode(expanded)
+        vectors = self.store.embedder.encode_queries(expanded)
         t1 = time.perf_counter()
         index = self.cache.current()
         sims = index.sentence_similarities(vectors)
@@ -225,8 +225,10 @@ class HybridRetriever(BaseRetriever):
         query: str,
         *,
         run_manager: CallbackManagerForRetrieverRun,  # noqa: ARG002
+        k: int | None = None,
     ) -> list[Document]:
-        result = self.search.search(query, self.filters, self.k)
+        """`k` passed at call time (`invoke(q, k=1)`) wins over the constructor's, as LangChain expects."""
+        result = self.search.search(query, self.filters, k or self.k)
         return [
             Document(id=p.id, page_content=p.text, metadata={**p.metadata, "score": p.score})
             for p in result.passages

@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from assistant import safety
+from assistant.answering.compose import Composition
+from assistant.answering.llm import Draft, LLMComposer
 from assistant.answering.policy import AnswerPolicy
 from assistant.answering.question import question_parts
 from assistant.approved import ApprovedAnswers
 from assistant.catalogue import CatalogueEntry, build_catalogue
 from assistant.config import Settings
-from assistant.embeddings import Embedder, get_embedder
+from assistant.embeddings import Embedder, embedder_for
 from assistant.gaps import GapGroup, group_gaps
 from assistant.glossary import Glossary
 from assistant.history import History
@@ -51,6 +54,21 @@ def _is_follow_up(question: str) -> bool:
     return len(question.split()) <= FOLLOW_UP_MAX_WORDS and bool(_FOLLOW_UP.search(question))
 
 
+@dataclass
+class _Prepared:
+    """A question checked, retrieved and decided on by the policy, waiting for its text to be final."""
+
+    clean: str
+    query: str
+    report: safety.SafetyReport
+    result: RetrievalResult
+    searched: list[RetrievalResult]
+    policy: AnswerPolicy
+    composition: Composition
+    started: float
+    t_compose: float
+
+
 class AnswerService:
     def __init__(
         self,
@@ -62,7 +80,7 @@ class AnswerService:
     ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.embedder = embedder or get_embedder(settings.embedding.model_path, settings.embedding.batch_size)
+        self.embedder = embedder or embedder_for(settings)
         self.store = store or open_store(settings, self.embedder)
         self.cache = IndexCache(self.store, settings.data_dir / "index-cache")
         glossary_path = settings.retrieval.glossary_path
@@ -74,6 +92,12 @@ class AnswerService:
         )
         self._indexer = None
         self._jobs: Any = None
+        # Unset PMA_LLM__BASE_URL: no model, the extractive composer alone.
+        self.writer = (
+            LLMComposer(settings.llm, self.embedder, settings.answer.max_words)
+            if settings.llm.enabled
+            else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerService:
@@ -92,6 +116,62 @@ class AnswerService:
     ) -> Answer:
         """Answer one question for `owner` (see assistant/owners.py), continuing `conversation_id` if
         given: UnknownConversation unless that conversation exists and is `owner`'s."""
+        prepared = self._prepare(question, conversation_id, filters, channel, user, owner)
+        if isinstance(prepared, Answer):
+            return prepared
+        composition = prepared.composition
+        draft = self._draft(prepared, conversation_id)
+        if draft is not None and self.writer is not None:
+            composition = self.writer.write(draft)
+        return self._finish(prepared, composition, conversation_id, channel, user, owner)
+
+    def stream(
+        self,
+        question: str,
+        conversation_id: str | None = None,
+        filters: Filters | None = None,
+        *,
+        channel: str = "api",
+        user: str | None = None,
+        owner: str | None = None,
+    ) -> Iterator[StreamEvent]:
+        """With a language model configured, its tokens as they arrive, then the checked answer in the
+        final event (which may differ: unverifiable sentences are dropped). Otherwise the extractive
+        answer, ready at once, streamed in word groups so every front door renders both the same way."""
+        prepared = self._prepare(question, conversation_id, filters, channel, user, owner)
+        draft = None if isinstance(prepared, Answer) else self._draft(prepared, conversation_id)
+        if isinstance(prepared, Answer) or draft is None or self.writer is None:
+            answer = (
+                prepared
+                if isinstance(prepared, Answer)
+                else self._finish(prepared, prepared.composition, conversation_id, channel, user, owner)
+            )
+            words = answer.answer.split(" ")
+            for start in range(0, len(words), 4):
+                piece = " ".join(words[start : start + 4])
+                yield StreamEvent(type="delta", text=piece if start == 0 else " " + piece)
+            yield StreamEvent(type="final", answer=answer)
+            return
+        composition = prepared.composition
+        for item in self.writer.stream(draft):
+            if isinstance(item, str):
+                yield StreamEvent(type="delta", text=item)
+            else:
+                composition = item
+        yield StreamEvent(
+            type="final", answer=self._finish(prepared, composition, conversation_id, channel, user, owner)
+        )
+
+    def _prepare(
+        self,
+        question: str,
+        conversation_id: str | None,
+        filters: Filters | None,
+        channel: str,
+        user: str | None,
+        owner: str | None,
+    ) -> Answer | _Prepared:
+        """Checks, retrieval and the policy's decision: everything before any composer writes prose."""
         started = time.perf_counter()
         question = self._check(question)
         if conversation_id is not None and not self.history.owns(conversation_id, owner):
@@ -120,14 +200,49 @@ class AnswerService:
             composition = policy.answer_parts(clean, result, part_results, date.today())
         else:
             composition = policy.answer(clean, result, date.today())
+        return _Prepared(clean, query, report, result, searched, policy, composition, started, t_compose)
+
+    def _draft(self, prepared: _Prepared, conversation_id: str | None) -> Draft | None:
+        """What the language model is given, when one is configured and the policy chose to answer."""
+        if self.writer is None or not prepared.composition.grounded:
+            return None
+        limit = max(self.settings.llm.passages, len(prepared.composition.cited))
+        chosen: dict[str, Passage] = {p.id: p for p in prepared.composition.cited}
+        for result in (prepared.result, *prepared.searched):
+            for passage in result.passages:
+                if len(chosen) >= limit:
+                    break
+                chosen.setdefault(passage.id, passage)
+        past = self.history.conversation(conversation_id) if conversation_id else None
+        history = [(t.question, t.answer) for t in past.turns[-2:]] if past else []
+        return Draft(
+            question=prepared.clean,
+            passages=list(chosen.values()),
+            fallback=prepared.composition,
+            composer=prepared.policy.composer,
+            result=prepared.result,
+            today=date.today(),
+            history=history,
+        )
+
+    def _finish(
+        self,
+        prepared: _Prepared,
+        composition: Composition,
+        conversation_id: str | None,
+        channel: str,
+        user: str | None,
+        owner: str | None,
+    ) -> Answer:
+        report, result = prepared.report, prepared.result
         sources = [self._source(n, p) for n, p in enumerate(composition.cited, start=1)]
         notes = list(composition.notes)
         if report.findings:
             notes.insert(0, f"Personal details ({', '.join(report.kinds)}) were removed before storing.")
         conversation_id, message_id = self.history.add_turn(
             conversation_id,
-            question=clean,
-            retrieval_query=query,
+            question=prepared.clean,
+            retrieval_query=prepared.query,
             answer=composition.text,
             grounded=composition.grounded,
             sources=sources,
@@ -136,8 +251,8 @@ class AnswerService:
             owner=owner,
         )
         timings = dict(result.timings_ms)
-        timings["compose"] = (time.perf_counter() - t_compose) * 1000
-        timings["total"] = (time.perf_counter() - started) * 1000
+        timings["compose"] = (time.perf_counter() - prepared.t_compose) * 1000
+        timings["total"] = (time.perf_counter() - prepared.started) * 1000
         return Answer(
             answer=composition.text,
             grounded=composition.grounded,
@@ -178,25 +293,6 @@ class AnswerService:
         )
         answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
         return answer
-
-    def stream(
-        self,
-        question: str,
-        conversation_id: str | None = None,
-        filters: Filters | None = None,
-        *,
-        channel: str = "api",
-        user: str | None = None,
-        owner: str | None = None,
-    ) -> Iterator[StreamEvent]:
-        """The extractive answer is ready at once; it is streamed in word groups so every front door
-        renders answers the same way an LLM composer's tokens would arrive."""
-        answer = self.answer(question, conversation_id, filters, channel=channel, user=user, owner=owner)
-        words = answer.answer.split(" ")
-        for start in range(0, len(words), 4):
-            piece = " ".join(words[start : start + 4])
-            yield StreamEvent(type="delta", text=piece if start == 0 else " " + piece)
-        yield StreamEvent(type="final", answer=answer)
 
     def retrieve(
         self, question: str, filters: Filters | None = None, k: int | None = None
@@ -422,6 +518,11 @@ class AnswerService:
 
     def ready(self) -> dict[str, bool]:
         return {"model": self.embedder.loaded, "store": self.store.ping()}
+
+    def degraded(self) -> dict[str, bool]:
+        """Optional dependencies whose loss degrades answers without stopping them: the language model
+        endpoint (answers fall back to the extractive composer). Empty when none is configured."""
+        return {} if self.writer is None else {"llm": self.writer.reachable()}
 
     def warm_up(self) -> None:
         """Load the model and the lexical index before the first question arrives."""

@@ -139,6 +139,17 @@ class ChunkStore(VectorStore):
         )
         return ids
 
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Stored chunks by id, in the order asked; ids not stored are left out (never an error)."""
+        if not ids:
+            return []
+        found = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            i: Document(id=i, page_content=d or "", metadata=dict(m or {}))
+            for i, d, m in zip(found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
     def add_texts(
         self, texts: Iterable[str], metadatas: list[dict] | None = None, **kwargs: Any
     ) -> list[str]:
@@ -156,7 +167,9 @@ class ChunkStore(VectorStore):
         return True
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        hits = self.dense_chunks(self.embedder.encode([query])[0], k, kwargs.get("filter"))
+        hits = self.dense_chunks(self.embedder.encode_queries([query])[0], k, kwargs.get("filter"))
+        if not hits:  # an empty store: Chroma refuses `get(ids=[])`
+            return []
         found = self.chunks.get(ids=[h[0] for h in hits], include=["documents", "metadatas"])
         by_id = {
             i: Document(id=i, page_content=d or "", metadata=dict(m or {}))
@@ -252,9 +265,11 @@ class ChunkStore(VectorStore):
 
     # --- change marker shared by every process reading this store --------------------------------
     def generation(self) -> str:
-        """Changes whenever the chunk set changes; derived indexes (BM25) rebuild when it moves."""
+        """Changes whenever the chunk set changes; derived indexes (BM25) rebuild when it moves. It
+        names the collection too, so a data dir's cache built for one model or backend is never read
+        for another (two untouched collections would both be at "0")."""
         meta = self.client.get_collection(self.chunks.name).metadata or {}
-        return str(meta.get("generation", "0"))
+        return f"{self.chunks.name}/{meta.get('generation', '0')}"
 
     def bump_generation(self) -> None:
         self.chunks.modify(metadata={"generation": uuid.uuid4().hex})

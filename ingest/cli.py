@@ -59,13 +59,13 @@ def run_ingest(
     quiet: bool,
     urls: list[WebSource] | None = None,
 ) -> IngestReport:
-    from assistant.embeddings import get_embedder
+    from assistant.embeddings import embedder_for
     from assistant.store import open_store
     from ingest.indexer import Indexer
     from ingest.web import sync_urls
 
     console = Console(stderr=True, quiet=quiet)
-    embedder = get_embedder(settings.embedding.model_path, settings.embedding.batch_size)
+    embedder = embedder_for(settings)
     indexer = Indexer(settings, open_store(settings, embedder))
     columns = (
         TextColumn("{task.description}"),

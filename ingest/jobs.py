@@ -321,7 +321,7 @@ class JobRunner:
         """An indexer over the service's Chroma collections that embeds through `low_priority`."""
         if self._indexer is None:
             settings = self.settings
-            embedder = job_embedder(settings.ingest, self.service.embedder, settings.embedding.model_path)
+            embedder = job_embedder(settings.ingest, self.service.embedder)
             store = ChunkStore(self.service.store.client, embedder, settings.chroma.collection_prefix)
             self._indexer = Indexer(settings, store)
         return self._indexer

@@ -24,7 +24,6 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -47,17 +46,19 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def _init_child(model_path: str | None, batch_size: int, nice: int) -> None:
-    """Runs once in the child: die with the parent, load the model, then one torch thread at low
-    priority. The model loads before the priority drops: on a busy machine a niced import of torch can
-    take minutes, and a job waiting on it would only look stuck."""
+def _init_child(options: dict[str, Any], nice: int) -> None:
+    """Runs once in the child: exit with the parent, load the model, then one thread at low priority.
+    The model loads before the priority drops: on a busy machine a niced import can take minutes, and a
+    job waiting on it would only look stuck. `options` are the served embedder's (`Embedder.options()`),
+    so the child writes vectors of the same backend into the same collections."""
     global _child_embedder
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="parent-watch").start()
-    import torch
-
-    _child_embedder = Embedder(model_path, batch_size)
+    _child_embedder = Embedder(**{**options, "threads": 1, "query_cache_size": 0})
     _child_embedder.load()
-    torch.set_num_threads(1)
+    if _child_embedder.backend == "torch":
+        import torch
+
+        torch.set_num_threads(1)
     if nice:
         os.nice(nice)
 
@@ -70,12 +71,17 @@ def _encode_in_child(texts: list[str]) -> np.ndarray:
 class ProcessEmbedder(Embedder):
     """An `Embedder` whose forward passes run in a low-priority child process."""
 
-    def __init__(self, model_path: str | None, batch_size: int, nice: int, chunk_texts: int) -> None:
-        super().__init__(model_path, batch_size)
+    def __init__(self, served: Embedder, nice: int, chunk_texts: int) -> None:
+        super().__init__(served.model_path, served.batch_size)
+        self._options = served.options()
+        self._served_id = served.model_id  # settles the served backend, so both name one collection
         self._nice = nice
         self._chunk_texts = chunk_texts
-        self._model_path = model_path
         self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def model_id(self) -> str:
+        return self._served_id
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -83,7 +89,7 @@ class ProcessEmbedder(Embedder):
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_child,
-                initargs=(self._model_path, self.batch_size, self._nice),
+                initargs=(self._options, self._nice),
             )
         return self._pool
 
@@ -132,9 +138,12 @@ class PacedEmbedder(Embedder):
     def __init__(self, inner: Embedder, batch: int, pause_s: float) -> None:
         super().__init__(None, inner.batch_size)
         self.inner = inner
-        self.model_id = inner.model_id
         self._batch = batch
         self._pause_s = pause_s
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
 
     def load(self) -> Any:
         return self.inner.load()
@@ -158,17 +167,22 @@ class PacedEmbedder(Embedder):
         return np.concatenate(parts)
 
 
-@lru_cache(maxsize=4)
-def _process_embedder(
-    model_path: str | None, batch_size: int, nice: int, chunk_texts: int
-) -> ProcessEmbedder:
+_process_embedders: dict[tuple[Any, ...], ProcessEmbedder] = {}
+_process_lock = threading.Lock()
+
+
+def _process_embedder(served: Embedder, nice: int, chunk_texts: int) -> ProcessEmbedder:
     # One child per process and configuration: every service (tests build many) shares it.
-    return ProcessEmbedder(model_path, batch_size, nice, chunk_texts)
+    key = (tuple(sorted(served.options().items())), served.model_id, nice, chunk_texts)
+    with _process_lock:
+        if key not in _process_embedders:
+            _process_embedders[key] = ProcessEmbedder(served, nice, chunk_texts)
+        return _process_embedders[key]
 
 
-def job_embedder(settings: IngestSettings, served: Embedder, model_path: str | None) -> Embedder:
+def job_embedder(settings: IngestSettings, served: Embedder) -> Embedder:
     """The embedder background jobs write with, per `PMA_INGEST__ISOLATION`; `served` is the model the
-    answers use (shared in `thread` mode, copied into the child in `process` mode)."""
+    answers use (shared in `thread` mode, loaded again in the child in `process` mode)."""
     if settings.isolation == "process":
-        return _process_embedder(model_path, served.batch_size, settings.nice, settings.embed_batch * 8)
+        return _process_embedder(served, settings.nice, settings.embed_batch * 8)
     return PacedEmbedder(served, settings.embed_batch, settings.pause_ms / 1000)

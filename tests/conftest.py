@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,13 +12,27 @@ import httpx
 import pytest
 
 from assistant.config import Settings
-from assistant.embeddings import Embedder, get_embedder
+from assistant.embeddings import Embedder, embedder_for, get_embedder
 from assistant.service import AnswerService
 from ingest.indexer import Indexer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests import fixtures_docs / fake_slack
+
+MODEL_CACHE = ROOT / "var" / "test-models"
+"""One ONNX export for the whole suite, and every later run (it is keyed by the weights' checksum): each
+test's fresh data dir would otherwise export the model again."""
+os.environ["PMA_EMBEDDING__CACHE_DIR"] = str(MODEL_CACHE)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a CLI or server a test starts: no `PMA_*` setting leaks in from the shell
+    running the tests, except the shared model cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
+    env["PMA_EMBEDDING__CACHE_DIR"] = str(MODEL_CACHE)
+    env.update(extra)
+    return env
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -41,7 +56,14 @@ def without_request_id(response: httpx.Response) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The embedder a default `Settings` serves with (int8 ONNX where it works)."""
+    return embedder_for(make_settings(tmp_path_factory.mktemp("embedder-data")))
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Embedder:
+    """The PyTorch model itself, for comparisons with the ONNX copy."""
     return get_embedder()
 
 
@@ -101,14 +123,33 @@ def eval_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 POSTGRES_ENV = "PMA_TEST_POSTGRES_URL"
 
 
-def _postgres_unavailable(reason: str) -> None:
-    """Under CI a missing Postgres is a failure (the tests would silently not run); locally a skip."""
-    import os
-
-    message = f"PostgreSQL tests need {POSTGRES_ENV} (see .ci/run): {reason}"
+def missing_service(message: str) -> None:
+    """Under CI a test whose server or browser is missing fails (it would silently not run); locally it
+    is skipped with the message."""
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def _postgres_unavailable(reason: str) -> None:
+    missing_service(f"PostgreSQL tests need {POSTGRES_ENV} (see .ci/run): {reason}")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """The browser the Playwright tests drive (they fail under CI, and skip locally, without it)."""
+    need_chromium()
+    return CHROMIUM
+
+
+def need_chromium() -> None:
+    if not CHROMIUM.exists():
+        missing_service(
+            "Chromium not installed at /usr/bin/chromium (apt-get install chromium; .ci/run does)"
+        )
 
 
 @pytest.fixture(scope="session")

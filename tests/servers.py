@@ -7,7 +7,6 @@ Each runs as a subprocess on a free 127.0.0.1 port with its output in a log file
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+from conftest import child_env
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def serve_worker(data_dir: Path, env: dict[str, str], timeout_s: float = 240) ->
     yields its base URL once /readyz says the model and store are ready."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
+    full_env = child_env()
     full_env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **env})
     argv = [
         str(BIN / "pm-assistant"),

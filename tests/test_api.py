@@ -582,7 +582,8 @@ def test_healthz_and_readyz(client: TestClient) -> None:
 
 def test_readyz_is_503_until_the_model_is_loaded(tmp_path: Path, corpus_service: AnswerService) -> None:
     settings = corpus_service.settings.model_copy(update={"data_dir": tmp_path / "cold"})
-    cold = AnswerService(settings, embedder=Embedder())  # a real service before its model has loaded
+    # A real service before its model has loaded (the PyTorch backend loads nothing until first use).
+    cold = AnswerService(settings, embedder=Embedder(backend="torch"))
     client = TestClient(create_app(cold, settings))
     response = client.get("/readyz")
     assert response.status_code == 503

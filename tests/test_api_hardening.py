@@ -7,7 +7,6 @@ addresses, access logs) and real subprocesses for start-up failures; nothing of 
 from __future__ import annotations
 
 import logging
-import os
 import select
 import socket
 import subprocess
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import make_settings
+from conftest import child_env, make_settings
 from fastapi.testclient import TestClient
 
 from assistant.embeddings import Embedder
@@ -421,7 +420,7 @@ SERVE_START_TIMEOUT_S = 300
 def test_serve_writes_no_secret_to_the_access_log(tmp_path: Path) -> None:
     """`pm-assistant serve` itself, as a subprocess: its stderr access log must not hold the token."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = child_env(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env["PMA_API__KEYS"] = KEY
     cmd = [sys.executable, "-m", "bots.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")]
     log = (tmp_path / "serve.log").open("w+b")

@@ -8,7 +8,6 @@ its own history database, so the CLI's conversations stay apart from the other t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import child_env
 
 from assistant.history import History
 from assistant.service import AnswerService
@@ -57,7 +57,7 @@ def cli_data_dir(corpus_service: AnswerService, tmp_path_factory: pytest.TempPat
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
+    env = child_env()
     env["PMA_RETRIEVAL__GLOSSARY_PATH"] = str(ROOT / "corpus" / "glossary.yml")
     result = subprocess.run(
         [str(CLI), "ask", *args, "--data-dir", str(data_dir)],

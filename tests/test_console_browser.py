@@ -18,7 +18,6 @@ import httpx
 import pytest
 from test_web_browser import (  # noqa: F401  (fixtures used by name)
     ARTIFACTS,
-    CHROMIUM,
     ROTA_DOC,
     ask,
     browser,
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed at /usr/bin/chromium"),
+    pytest.mark.usefixtures("chromium"),
 ]
 
 TOKEN = "console-browser-token"

@@ -24,13 +24,14 @@ ARTIFACT = EVAL_DIR.parent / "artifacts" / "eval-test.json"
 TARGETS = {"answer_accuracy": 0.90, "refusal_accuracy": 0.85}
 TARGET_MAX_FALSE_REFUSALS = 0.05
 MARGIN = 0.03
-# Measured on the test split at the end of the work that set them (see the README's figures).
+# Measured on the test split at the end of the work that set them (see the README's figures), with
+# the int8 ONNX encoder.
 MEASURED = {
-    "answer_accuracy": 0.70,
+    "answer_accuracy": 0.69,
     "naive_accuracy": 0.71,
     "context_recall_at_4": 0.96,
     "refusal_accuracy": 0.39,
-    "false_refusal_rate": 0.12,
+    "false_refusal_rate": 0.10,
 }
 FLOORS = {
     name: round(min(MEASURED[name], TARGETS.get(name, 1.0)) - MARGIN, 2)

@@ -4,7 +4,6 @@ failures, drift repair, and `pm-ingest` as a real subprocess."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_settings
+from conftest import child_env, make_settings
 from fixtures_docs import VOCAB, make_corrupt_pdf, make_pdf
 
 import ingest.indexer
@@ -334,7 +333,7 @@ def test_reconcile_repairs_drift_between_records_and_chroma(tmp_path: Path, embe
 
 def pm_ingest(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`pm-ingest` in a real process, with no PMA_* settings leaking in from this environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
+    env = child_env()
     return subprocess.run(
         [sys.executable, "-m", "ingest.cli", *map(str, args)],
         cwd=cwd,

@@ -5,7 +5,6 @@ no orphan sentences)."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_settings
+from conftest import child_env, make_settings
 from fixtures_docs import VOCAB
 
 from assistant.embeddings import Embedder
@@ -43,7 +42,7 @@ def write_corpus(root: Path) -> None:
 
 
 def pm_ingest(corpus: Path, data_dir: Path, cwd: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
+    env = child_env()
     return subprocess.Popen(
         [sys.executable, "-m", "ingest.cli", str(corpus), "--data-dir", str(data_dir), "--json"],
         cwd=cwd,

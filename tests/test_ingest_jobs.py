@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CORPUS, ROOT, make_settings
+from conftest import CORPUS, ROOT, child_env, make_settings
 from fastapi.testclient import TestClient
 from fixtures_docs import VOCAB
 
@@ -211,7 +211,7 @@ class Server:
 
     def __init__(self, data_dir: Path, log: Path) -> None:
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
+        env = child_env()
         env.update(
             PMA_API__ADMIN_TOKEN=ADMIN_TOKEN,
             PMA_API__RATE_LIMIT_PER_MINUTE="0",

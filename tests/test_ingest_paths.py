@@ -5,13 +5,12 @@ directory. Real Chroma, the real model, and `pm-ingest` as a real subprocess."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from conftest import child_env, make_settings
 from test_ingest import note, write_tree
 
 from assistant.embeddings import Embedder
@@ -74,7 +73,7 @@ def test_a_missing_path_is_reported_as_given(tmp_path: Path, embedder: Embedder,
 @pytest.mark.timeout(1200)
 def test_cli_from_a_parent_folder(tmp_path: Path) -> None:
     root = project(tmp_path / "checkout")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
+    env = child_env()
     result = subprocess.run(
         [sys.executable, "-m", "ingest.cli", ".", "missing/nothing.md", "--json"],
         cwd=root,

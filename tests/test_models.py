@@ -55,3 +55,32 @@ def test_settings_defaults_are_the_thresholds_chosen_on_dev(retrained: tuple[Pat
     } == shipped
     assert abs(chosen["min_answerable"] - shipped["min_answerable"]) <= 0.0251
     assert abs(chosen["extra_sentence_min_p"] - shipped["extra_sentence_min_p"]) <= 0.101
+
+
+def test_the_reader_uses_scikit_learns_stop_words_as_training_wrote_them(
+    retrained: tuple[Path, dict],
+) -> None:
+    """The question reader loads the list from a file so serving never imports scikit-learn; the file
+    must still be the library's list, and the one a fresh training run writes."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from assistant.answering.question import STOP_WORDS_FILE, stop_words
+
+    out, _ = retrained
+    shipped = STOP_WORDS_FILE.read_text(encoding="utf-8")
+    assert shipped == (out / "stop_words.txt").read_text(encoding="utf-8")
+    assert set(shipped.split()) == set(ENGLISH_STOP_WORDS)
+    assert stop_words() >= ENGLISH_STOP_WORDS
+
+
+def test_answering_a_question_does_not_import_scikit_learn() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from assistant.service import AnswerService; "
+        "from assistant.answering.question import read; read('When did ICBs start?'); "
+        "print('sklearn' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

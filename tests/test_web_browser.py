@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from conftest import CHROMIUM, need_chromium
 
 from bots.api import create_app
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
     from assistant.service import AnswerService
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -36,12 +36,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Chromium not installed at /usr/bin/chromium (apt-get install chromium)"
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
 
 # The payloads sit verbatim in a sentence the question retrieves, so they reach both the answer text
 # and the sources panel. If either were parsed as HTML, window.__pmaXss would be set or a dialog open.
@@ -130,6 +125,7 @@ def server_url(web_service: AnswerService) -> Iterator[str]:
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
+    need_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser

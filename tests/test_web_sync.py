@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from conftest import child_env, make_settings
 from fastapi.testclient import TestClient
 from fixtures_docs import VOCAB
 from fpdf import FPDF
@@ -348,7 +348,7 @@ def test_sources_file_format_and_errors(tmp_path: Path) -> None:
 
 
 def pm_ingest(*args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
+    clean = child_env()
     return subprocess.run(
         [sys.executable, "-m", "ingest.cli", *map(str, args)],
         cwd=cwd,
@@ -399,6 +399,7 @@ def test_cli_url_sources_and_sync(
     monkeypatch.chdir(tmp_path)
     for key in [k for k in os.environ if k.startswith("PMA_")]:
         monkeypatch.delenv(key)
+    monkeypatch.setenv("PMA_EMBEDDING__CACHE_DIR", child_env()["PMA_EMBEDDING__CACHE_DIR"])
     monkeypatch.setenv("PMA_SYNC__HOST_DELAY_S", "0")
     assert cli_main(["--sources", str(listed), "--data-dir", str(data), "--json"]) == 0
     assert parse_report(capsys.readouterr().out)["not_modified"] == 1

@@ -16,10 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from pathlib import Path
 
 from assistant.text import singular
+
+STOP_WORDS_FILE = Path(__file__).resolve().parent / "models" / "stop_words.txt"
+"""scikit-learn's English stop-word list, written out by `make train` (`train.write_stop_words`):
+importing scikit-learn for the list would cost every process seconds at start (it pulls in SciPy), and
+tests/test_models.py checks the file still equals the library's list."""
 
 # Units of time, and nouns measured in time: "how many weeks", "how much notice" asks for a duration.
 TIME_UNITS = frozenset(
@@ -127,7 +131,7 @@ KINDS = ("money", "share", "duration", "count", "date", "name")
 def stop_words() -> frozenset[str]:
     """Function words: scikit-learn's English list, the auxiliary forms it lacks, the question words'
     common spellings, and greetings and thanks (interjections carry no content in any question)."""
-    return frozenset(ENGLISH_STOP_WORDS) | {
+    return frozenset(STOP_WORDS_FILE.read_text(encoding="utf-8").split()) | {
         "does",
         "did",
         "doing",

@@ -268,11 +268,23 @@ def train(
         {"chosen_on_dev": chosen, "dev": dev_at_choice, "target": f"false refusals <= {MAX_FALSE_REFUSALS}"}
     )
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_stop_words(out_dir / "stop_words.txt")
     (out_dir / "sentence.json").write_text(scorer.to_json(), encoding="utf-8")
     (out_dir / "answerable.json").write_text(answerability.to_json(), encoding="utf-8")
     (out_dir / "dev_curve.json").write_text(json.dumps(curve, indent=0) + "\n", encoding="utf-8")
     model.load.cache_clear()
     return chosen
+
+
+def stop_words_text() -> str:
+    """scikit-learn's English stop words, one per line, sorted: what the question reader loads."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return "".join(f"{word}\n" for word in sorted(ENGLISH_STOP_WORDS))
+
+
+def write_stop_words(path: Path) -> None:
+    path.write_text(stop_words_text(), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,6 +67,8 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
     app.state.sessions = sessions = SessionCookies(
         session_secret(settings), settings.api.session_max_age_days
     )
+    if service.writer is not None:
+        metrics.watch_llm(service.writer.stats)
 
     _add_error_handlers(app)
     for module in (ask, search, feedback, documents, admin, console, health):

@@ -7,10 +7,14 @@ name, which would break every test (and any process) that builds more than one a
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.answering.llm import LLMStats
 from assistant.types import Answer, IngestReport
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -74,6 +78,12 @@ class Metrics:
         if report.failed:
             self.ingest.labels(result="failed").inc(len(report.failed))
 
+    def watch_llm(self, stats: LLMStats) -> None:
+        """Export the language model composer's own counters (calls, tokens, latency, fallbacks,
+        sentences dropped by the citation check); they are kept where the calls happen, so CLI and Slack
+        processes count the same way."""
+        self.registry.register(_LLMCollector(stats))
+
     def render(self) -> bytes:
         """The Prometheus text exposition of this app's registry."""
         return generate_latest(self.registry)
@@ -111,3 +121,41 @@ class MetricsMiddleware:
             method = scope.get("method", "GET")
             self.metrics.requests.labels(method=method, route=template, status=str(status)).inc()
             self.metrics.latency.labels(method=method, route=template).observe(time.perf_counter() - start)
+
+
+class _LLMCollector(Collector):
+    def __init__(self, stats: LLMStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.stats
+        calls = CounterMetricFamily(
+            "pma_llm_calls", "Language model answers by outcome: llm, refused, fallback.", labels=["outcome"]
+        )
+        for outcome in ("llm", "refused", "fallback"):
+            calls.add_metric([outcome], s.calls.get(outcome, 0))
+        yield calls
+        fallbacks = CounterMetricFamily(
+            "pma_llm_fallbacks", "Extractive answers served instead, by reason.", labels=["reason"]
+        )
+        for reason, count in sorted(s.fallbacks.items()):
+            fallbacks.add_metric([reason], count)
+        yield fallbacks
+        tokens = CounterMetricFamily("pma_llm_tokens", "Tokens the model reported.", labels=["kind"])
+        for kind, count in s.tokens.items():
+            tokens.add_metric([kind], count)
+        yield tokens
+        sentences = CounterMetricFamily(
+            "pma_llm_sentences",
+            "Generated sentences the citation check kept or dropped.",
+            labels=["result"],
+        )
+        for result, count in s.sentences.items():
+            sentences.add_metric([result], count)
+        yield sentences
+        latency = HistogramMetricFamily("pma_llm_latency_seconds", "Model call time, first byte to last.")
+        # Recorded cumulatively already (every bucket whose bound the call was within).
+        buckets = [(str(b), float(c)) for b, c in zip(s.BUCKETS, s.latency_buckets, strict=True)]
+        buckets.append(("+Inf", s.latency_count))
+        latency.add_metric([], buckets, s.latency_sum)
+        yield latency

@@ -9,6 +9,8 @@ slow answer never makes Slack time out and resend.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -16,7 +18,7 @@ from slack_sdk import WebClient
 
 from assistant.owners import slack_owner
 from assistant.safety import SafetyReport, assess, warning_message
-from assistant.types import Answer, QuestionError, Turn, UnknownMessage
+from assistant.types import Answer, QuestionError, StreamEvent, Turn, UnknownMessage
 from bots.slack.blocks import (
     ACTION_FEEDBACK_UP,
     ERROR_TEXT,
@@ -141,7 +143,8 @@ def _answer_message(
     try:
         # Each person's turns in a thread are their own conversation, under a random id looked up here.
         conversation_id = deps.service.thread_conversation(thread_key, owner)
-        answer = deps.service.answer(text, conversation_id, channel="slack", user=user, owner=owner)
+        events = deps.service.stream(text, conversation_id, channel="slack", user=user, owner=owner)
+        answer = _stream_into(client, channel, ts, events, deps.settings.slack.stream_update_s)
     except QuestionError as exc:
         client.chat_update(channel=channel, ts=ts, text=escape(str(exc)))
         return
@@ -156,6 +159,26 @@ def _answer_message(
         _warn_privately(client, channel, user, answer.answer, ephemeral_thread_ts)
         return
     client.chat_update(channel=channel, ts=ts, text=fallback_text(answer), blocks=answer_blocks(answer))
+
+
+def _stream_into(
+    client: WebClient, channel: str, ts: str, events: Iterable[StreamEvent], every_s: float
+) -> Answer:
+    """Show the draft as it streams, one `chat.update` at most every `every_s`; return the final answer
+    (its checked text may differ from the draft, so the caller always finalises the message)."""
+    draft = ""
+    last: float | None = None  # the clock starts at the first piece: an answer ready at once (the
+    for event in events:  # extractive composer's) is never shown half-written
+        if event.type == "final" and event.answer is not None:
+            return event.answer
+        draft += event.text
+        now = time.monotonic()
+        if last is None:
+            last = now
+        elif draft.strip() and now - last >= every_s:
+            client.chat_update(channel=channel, ts=ts, text=escape(draft) + " …")
+            last = now
+    raise RuntimeError("the answer stream ended without a final answer")
 
 
 def _warn_privately(

@@ -19,7 +19,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Model not loaded or store unreachable"}})
 async def readyz(service: ServiceDep) -> JSONResponse:
-    """Ready when the embedding model is loaded and the vector store answers; 503 otherwise."""
+    """Ready when the embedding model is loaded and the vector store answers; 503 otherwise. A language
+    model endpoint that does not answer makes the status "degraded" (still 200)."""
     try:
         checks = await run_in_threadpool(service.ready)
     except Exception as exc:  # a probe must answer, whatever broke
@@ -28,9 +29,16 @@ async def readyz(service: ServiceDep) -> JSONResponse:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     ready = bool(checks) and all(checks.values())
+    # Optional dependencies (the language model endpoint) degrade answers but never stop them: reported,
+    # never a 503.
+    optional = await run_in_threadpool(service.degraded) if ready else {}
+    body: dict[str, object] = {"status": "ready" if ready else "unavailable", "checks": checks}
+    if optional:
+        body["optional"] = optional
+        if not all(optional.values()):
+            body["status"] = "degraded"
     return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
+        body, status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
     )
 
 

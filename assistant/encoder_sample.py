@@ -1,0 +1,61 @@
+"""The fixed sentences an exported encoder must agree on with the PyTorch model before it is used.
+
+Fixed (not drawn from the corpus) so that the recorded agreement figure means the same thing on every
+machine and after every ingest. They mix the kinds of text the model sees: short questions, long
+guidance sentences, figures and dates, acronyms, headings, and a few sentences from outside the domain.
+"""
+
+from __future__ import annotations
+
+AGREEMENT_SAMPLE: tuple[str, ...] = (
+    "How much is the ARRS reimbursement for a clinical pharmacist?",
+    "When does the new GP contract year start?",
+    "What is the deadline for the quarterly QOF declaration?",
+    "Who signs off the practice's data security and protection toolkit?",
+    "Can a PCN employ a social prescribing link worker directly?",
+    "Is the partnership agreement reviewed every year?",
+    "What happens to the lease if a partner retires?",
+    "How many appointments per thousand patients are expected each week?",
+    "Do locum fees count towards the practice's staff budget?",
+    "Where do I report a significant event?",
+    "The network contract DES sets out the services each primary care network must deliver.",
+    "Claims for reimbursement are submitted monthly through the portal by the lead practice.",
+    "A practice manager should keep a rota that shows cover for every clinical session.",
+    "Appraisals for salaried GPs are arranged through the responsible officer of the local area.",
+    "Premises costs are reimbursed under the premises costs directions, subject to a valuation.",
+    "The practice must publish its complaints procedure and respond within the agreed time.",
+    "Telephony contracts often run for five years, so check the break clauses before signing.",
+    "Training days are planned a term ahead so that reception can move routine appointments.",
+    "Estates plans are drawn up with the integrated care board and reviewed as the list grows.",
+    "An audit of repeat prescribing found that medication reviews were overdue for some patients.",
+    "From 1 April 2024 the capacity and access payment replaced part of the investment fund.",
+    "The maximum reimbursable amount for the role was £56,000 in 2023/24, including on-costs.",
+    "Payments are made on the 15th of each month, or the next working day.",
+    "Around 30% of the budget is held back until the end of the year.",
+    "Version 2.3 of the guidance was published on 12 March 2025.",
+    "QOF, DES, LES, ARRS, PCN, ICB and CQC are all acronyms a new manager meets in week one.",
+    "Funding and claims",
+    "Workforce and development > Appraisal",
+    "Partnership review: retirement, buy-in and capital accounts",
+    "Quality improvement",
+    "Patients may ask for a chaperone for any examination, and the offer should be recorded.",
+    "The nurse leads the long-term conditions clinics on Tuesday and Thursday mornings.",
+    "Reception staff triage online consultation requests using the practice's agreed protocol.",
+    "If the building is closed unexpectedly, divert the phones and post a notice on the website.",
+    "Data protection impact assessments are needed before introducing a new clinical system.",
+    "The partners agreed to review drawings each quarter instead of once a year.",
+    "New starters complete mandatory training, including safeguarding and information governance.",
+    "A locum agreement should state the sessions, the rate, and who pays the pension contributions.",
+    "Practices in a network share a clinical director, whose time is funded per registered patient.",
+    "The practice's list closed to new registrations for three months while recruitment continued.",
+    "The meeting was moved to Wednesday because the room was booked.",
+    "Rain is expected across the north of England by late afternoon.",
+    "She planted tomatoes, beans and courgettes along the south-facing wall.",
+    "The train to Leeds was delayed by twenty minutes.",
+    "Add the flour slowly and stir until the mixture is smooth.",
+    "A short one.",
+    "Yes.",
+    "What about the second one?",
+    "Sessions, sessions, sessions: the rota is the hardest thing to get right in winter.",
+    "Please remember that the car park will be resurfaced next weekend and cannot be used.",
+)
