@@ -63,6 +63,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as real servers do; else each JSON reply stalls 40 ms
 
             def do_POST(self) -> None:
                 fake._handle(self)
