@@ -288,7 +288,7 @@ class ApprovedAnswers:
         return ApprovedAnswer(id=answer_id, approved_at=approved, review_date=review, **fields)
 
     def _check_sources(self, items: list[ApprovedAnswer]) -> None:
-        indexed = {str(m.get("source")) for m in self.cache.current().metadatas}
+        indexed = set(self.cache.current().sources)
         problems = []
         for item in items:
             unknown = [s for s in item.sources if s not in indexed]
@@ -415,22 +415,23 @@ class ApprovedAnswers:
 
     def missing_sources(self, item: ApprovedAnswer) -> list[str]:
         """Cited documents that are no longer indexed (the answer is not served until fixed)."""
-        indexed = {str(m.get("source")) for m in self.cache.current().metadatas}
+        indexed = set(self.cache.current().sources)
         return [s for s in item.sources if s not in indexed]
 
 
 def _best_chunk(index: CachedIndex, source: str, vector: np.ndarray, n: int) -> Source | None:
     """The passage of `source` whose best sentence is most like the question (its first chunk when no
     sentence vectors exist)."""
-    positions = [i for i, m in enumerate(index.metadatas) if m.get("source") == source]
+    positions = index.positions_of(source)
     if not positions:
         return None
+    query = np.asarray(vector, dtype=np.float32).reshape(-1)
     best_position, best_score = positions[0], 0.0
-    if len(index.sentences):
-        per_chunk = index.best_per_chunk(index.sentence_similarities(vector)[0])
-        best_position = max(positions, key=lambda i: float(per_chunk[i]))
-        best_score = float(per_chunk[best_position])
-    meta = index.metadatas[best_position]
+    scored = [(float(rows.max()), p) for p in positions if len(rows := index.sentence_rows(p) @ query)]
+    if scored:
+        best_score, best_position = max(scored, key=lambda sp: (sp[0], -sp[1]))
+    chunk = index.chunk(best_position)
+    meta = chunk.metadata
     return Source(
         n=n,
         title=str(meta.get("title") or source),
@@ -441,5 +442,5 @@ def _best_chunk(index: CachedIndex, source: str, vector: np.ndarray, n: int) -> 
         publisher=meta.get("publisher"),
         topic=meta.get("topic"),
         score=round(best_score, 4),
-        text=index.texts[best_position],
+        text=chunk.text,
     )

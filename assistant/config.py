@@ -46,6 +46,9 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = 60
     glossary: bool = True
     glossary_path: str | None = "corpus/glossary.yml"
+    # Seconds between checks of the store's generation marker (a Chroma round trip): how soon a
+    # process sees an ingest made by another process. Its own ingests it sees at once.
+    index_check_s: float = Field(default=1.0, ge=0)
 
 
 class AnswerSettings(BaseModel):
@@ -59,7 +62,7 @@ class AnswerSettings(BaseModel):
     max_words: int = 120
     max_question_chars: int = 2000
     min_support: float = 0.35
-    min_answerable: float = 0.45
+    min_answerable: float = 0.5
     extra_sentence_min_p: float = 0.3
     max_sentences: int = 3
     partial_sentences: int = 2

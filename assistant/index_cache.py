@@ -1,97 +1,145 @@
-"""In-memory indexes derived from the store: BM25 over chunks, and the matrix of sentence vectors.
+"""Indexes derived from the store, kept on disk beside it: BM25 over chunks, the sentence vectors, and
+the chunk and sentence texts.
 
-Both are caches of the store's contents keyed by the store's generation marker: any process (API worker,
-CLI, Slack) that sees a new generation reloads them from the data dir or rebuilds them from Chroma, so
-several processes, or a Chroma server shared by many, always agree on what is searched. Sentence vectors
-live in memory because rescoring reads every sentence of ~30 candidates per question: a numpy product
-takes microseconds where a Chroma `get` of the same vectors took hundreds of milliseconds.
+They are caches of the store's contents keyed by the store's generation marker: any process (API
+worker, CLI, Slack) that sees a new generation reloads them from the data dir, or rebuilds them from
+Chroma when no process has yet, so several processes, or a Chroma server shared by many, always agree on
+what is searched.
+
+Nothing here grows with the store in a process's own memory. The sentence vectors are a memory-mapped
+`.npy` file, BM25 is loaded memory-mapped, and texts, sentences and metadata live in an SQLite file read
+per candidate: every worker on a machine shares one copy through the page cache, and a question touches
+only the rows of its ~30 candidates. In memory stay the chunk ids and what filters and the answer policy
+need for every chunk (source, topic, title): tens of bytes a chunk. Retrieval reads a candidate's
+sentence vectors with one slice of the mapped matrix (`sentence_vectors[start:end]`), which is why
+sentences are stored contiguously per chunk.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import bm25s
 import numpy as np
 
-from assistant.store import ChunkStore
-from assistant.text import terms, tokens
+from assistant.store import ChunkStore, StoredChunks, changes_here
+from assistant.text import terms
+
+# How many chunks' texts, sentences and terms a process keeps decoded (an LRU): the working set of a
+# few hundred questions, a few MB whatever the store's size.
+CHUNK_CACHE = 4096
+FORMAT = 2  # bumped when the files' layout changes, so an old cache is rebuilt rather than misread
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk as retrieval and composition read it."""
+
+    text: str
+    metadata: dict[str, Any]
+    sentences: list[str]
+    body_terms: frozenset[str]  # stemmed terms of its text
+    head_terms: frozenset[str]  # ... and of its title and section
+
+
+class _Rows:
+    """Read-only access to the cache's SQLite file, shared by the threads of one process."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
 
 
 @dataclass
 class CachedIndex:
     generation: str
     ids: list[str]
-    texts: list[str]
-    metadatas: list[dict[str, Any]]
+    sources: list[str]  # per chunk
+    topics: list[str]  # per chunk ("" when none)
+    titles: dict[str, str]  # source -> title
     bm25: bm25s.BM25 | None
-    position: dict[str, int]
-    sentences: list[str]
-    sentence_vectors: np.ndarray  # (S, dim), normalised
-    sentence_owner: np.ndarray  # (S,) position of the owning chunk
-    spans: list[tuple[int, int]]  # per chunk: [start, end) rows of its sentences
-    vocabulary: frozenset[str]
-    # Per chunk: stemmed terms of its body and of its title + section (rescoring reads them per query).
-    body_terms: list[frozenset[str]] = field(default_factory=list)
-    head_terms: list[frozenset[str]] = field(default_factory=list)
-    titles: dict[str, str] = field(default_factory=dict)  # source -> title
+    sentence_vectors: np.ndarray  # (S, dim), normalised, memory-mapped; a chunk's rows are contiguous
+    spans: np.ndarray  # (chunks, 2): [start, end) rows of each chunk's sentences
+    rows: _Rows | None = None
+    position: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.body_terms:
-            self.body_terms = [frozenset(terms(t)) for t in self.texts]
-            self.head_terms = [
-                frozenset(terms(f"{m.get('title', '')} {m.get('section', '')}")) for m in self.metadatas
-            ]
-            self.titles = {str(m.get("source")): str(m.get("title")) for m in self.metadatas}
+        if not self.position:
+            self.position = {i: n for n, i in enumerate(self.ids)}
+        self.chunk: Callable[[int], Chunk] = lru_cache(maxsize=CHUNK_CACHE)(self._read_chunk)
 
-    def sentence_similarities(self, vectors: np.ndarray) -> np.ndarray:
-        """Cosine similarity of every stored sentence to each query vector: (queries, sentences).
+    def __len__(self) -> int:
+        return len(self.ids)
 
-        One matrix product, queries x sentences, in numpy: importing torch for it would cost a serving
-        process (and every CLI run) tens of seconds at start for a product numpy does as fast."""
-        queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        if not len(self.sentences):
-            return np.zeros((len(queries), 0), dtype=np.float32)
-        product: np.ndarray = queries @ self.sentence_vectors.T
-        return product
+    # --- per chunk, from disk ---------------------------------------------------------------------
+    def _read_chunk(self, pos: int) -> Chunk:
+        if self.rows is None:
+            raise IndexError(pos)
+        text, metadata = self.rows.query("SELECT text, metadata FROM chunk WHERE pos = ?", (pos,))[0]
+        start, end = (int(x) for x in self.spans[pos])
+        sentences = [
+            r[0]
+            for r in self.rows.query(
+                "SELECT text FROM sentence WHERE row >= ? AND row < ? ORDER BY row", (start, end)
+            )
+        ]
+        meta = json.loads(metadata)
+        head = frozenset(terms(f"{meta.get('title', '')} {meta.get('section', '')}"))
+        return Chunk(text, meta, sentences, frozenset(terms(text)), head)
 
-    def best_per_chunk(self, sentence_sims: np.ndarray) -> np.ndarray:
-        """Each chunk's best sentence similarity (-1 for a chunk without sentences). A chunk's sentences
-        are contiguous rows, so this is one segmented max (`reduceat`), not a scatter (`maximum.at`)."""
-        best = np.full(len(self.ids), -1.0, dtype=np.float32)
-        if not len(sentence_sims):
-            return best
-        owners, starts = self._segments
-        best[owners] = np.maximum.reduceat(sentence_sims, starts)
-        return best
+    def chunks(self, positions: list[int]) -> list[Chunk]:
+        return [self.chunk(p) for p in positions]
 
+    def sentence_rows(self, pos: int) -> np.ndarray:
+        """The chunk's sentence vectors: a slice of the mapped matrix, nothing copied."""
+        start, end = (int(x) for x in self.spans[pos])
+        rows: np.ndarray = self.sentence_vectors[start:end]
+        return rows
+
+    def positions_of(self, source: str) -> list[int]:
+        return [n for n, s in enumerate(self.sources) if s == source]
+
+    @property
+    def metadatas(self) -> list[dict[str, Any]]:
+        """Every chunk's metadata, read from disk: for the maintainers' pages, not the answer path."""
+        if self.rows is None:
+            return []
+        return [json.loads(m) for (m,) in self.rows.query("SELECT metadata FROM chunk ORDER BY pos")]
+
+    # --- term statistics --------------------------------------------------------------------------
     @cached_property
-    def idf(self) -> dict[str, float]:
-        """Inverse document frequency of each term over chunks (BM25's form), so that overlap with a rare
-        term ("fundholding") counts for more than with one in every chunk ("practice")."""
-        df: dict[str, int] = {}
-        for body, head in zip(self.body_terms, self.head_terms, strict=True):
-            for term in body | head:
-                df[term] = df.get(term, 0) + 1
-        n = len(self.ids)
-        return {t: float(np.log((n - d + 0.5) / (d + 0.5) + 1.0)) for t, d in df.items()}
+    def _df(self) -> tuple[dict[str, int], np.ndarray]:
+        """Document frequency of each term, read off BM25's own index (its matrix has one nonzero per
+        chunk holding the term), so no per-chunk term sets are kept for it."""
+        if self.bm25 is None:
+            return {}, np.zeros(0, dtype=np.int64)
+        indptr = np.asarray(self.bm25.scores["indptr"])
+        return self.bm25.vocab_dict, np.diff(indptr)
 
     def idf_of(self, term: str) -> float:
-        """A term no chunk holds is as rare as can be."""
-        return self.idf.get(term, float(np.log(len(self.ids) + 1.5)))
-
-    @cached_property
-    def _segments(self) -> tuple[np.ndarray, np.ndarray]:
-        """Chunks that have sentences, and the first row of each one's sentences."""
-        spans = np.asarray(self.spans, dtype=np.intp).reshape(-1, 2)
-        owners = np.flatnonzero(spans[:, 1] > spans[:, 0])
-        return owners, spans[owners, 0]
+        """Inverse document frequency over chunks (BM25's form), so that overlap with a rare term
+        ("fundholding") counts for more than with one in every chunk ("practice"). A term no chunk holds
+        is as rare as can be."""
+        vocab, df = self._df
+        n = len(self.ids)
+        token = vocab.get(term)
+        if token is None or token >= len(df) or df[token] == 0:
+            return float(np.log(n + 1.5))
+        d = int(df[token])
+        return float(np.log((n - d + 0.5) / (d + 0.5) + 1.0))
 
     def scores(self, query: str) -> np.ndarray:
         tokens = terms(query)
@@ -104,114 +152,183 @@ class CachedIndex:
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
 
-def _spans(owner: np.ndarray, n_chunks: int) -> list[tuple[int, int]]:
-    starts = np.searchsorted(owner, np.arange(n_chunks), side="left")
-    ends = np.searchsorted(owner, np.arange(n_chunks), side="right")
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+# --- building the files from Chroma ---------------------------------------------------------------
 
 
-def _vocabulary(texts: list[str], metadatas: list[dict[str, Any]]) -> frozenset[str]:
-    words: set[str] = set()
-    for text, meta in zip(texts, metadatas, strict=True):
-        words.update(tokens(f"{meta.get('title', '')} {text}"))
-    return frozenset(words)
+class Contents(Protocol):
+    """What the cache is written from: a `ChunkStore` (or anything shaped like one)."""
+
+    def all_chunks(self) -> StoredChunks: ...
+    def sentence_count(self) -> int: ...
+    def sentence_pages(self) -> Iterator[tuple[list[str], list[int], list[str], np.ndarray]]: ...
 
 
-def _build(store: ChunkStore, generation: str) -> CachedIndex:
+def _write(store: Contents, generation: str, directory: Path) -> None:
+    """Write the cache for the store's current contents into `directory` (a fresh folder).
+
+    Page by page, so peak memory is one page of Chroma's rows plus the sentence texts, never a Python
+    list per vector: vectors go to a scratch file in arrival order, then into the final file in chunk
+    order."""
     stored = store.all_chunks()
     position = {i: n for n, i in enumerate(stored.ids)}
-    rows = store.sentence_rows()
-    rows = [r for r in rows if r[0] in position]
-    rows.sort(key=lambda r: (position[r[0]], r[1]))
-    dim = len(rows[0][3]) if rows else 384
-    vectors = np.asarray([r[3] for r in rows], dtype=np.float32).reshape(len(rows), dim)
-    owner = np.asarray([position[r[0]] for r in rows], dtype=np.int64)
+    total = store.sentence_count()
+    dim = 0
+    scratch: np.ndarray | None = None
+    owners: list[int] = []
+    numbers_in: list[int] = []
+    texts: list[str] = []
+    filled = 0
+    for chunk_ids, numbers, sentences, vectors in store.sentence_pages():
+        if scratch is None:
+            dim = vectors.shape[1]
+            scratch = np.lib.format.open_memmap(
+                directory / "scratch.npy", mode="w+", dtype=np.float32, shape=(max(total, 1), dim)
+            )
+        for cid, i, text, vector in zip(chunk_ids, numbers, sentences, vectors, strict=True):
+            pos = position.get(cid)
+            if pos is None or filled >= len(scratch):  # an orphan sentence, or rows added meanwhile
+                continue
+            scratch[filled] = vector
+            owners.append(pos)
+            numbers_in.append(i)
+            texts.append(text)
+            filled += 1
+    arrived = np.asarray(owners, dtype=np.int64)
+    order = np.lexsort((np.asarray(numbers_in, dtype=np.int64), arrived))
+    vectors_out = np.lib.format.open_memmap(
+        directory / "sentence_vectors.npy", mode="w+", dtype=np.float32, shape=(filled, dim or 384)
+    )
+    for start in range(0, filled, 65536):
+        block = order[start : start + 65536]
+        assert scratch is not None
+        vectors_out[start : start + len(block)] = scratch[block]
+    vectors_out.flush()
+    del vectors_out, scratch
+    (directory / "scratch.npy").unlink(missing_ok=True)
+    owner = arrived[order]
+    n_chunks = len(stored.ids)
+    spans = np.stack(
+        [
+            np.searchsorted(owner, np.arange(n_chunks), side="left"),
+            np.searchsorted(owner, np.arange(n_chunks), side="right"),
+        ],
+        axis=1,
+    ).astype(np.int64)
+    np.save(directory / "spans.npy", spans.reshape(n_chunks, 2))
+
+    db = sqlite3.connect(directory / "chunks.sqlite3")
+    db.executescript(
+        "CREATE TABLE chunk (pos INTEGER PRIMARY KEY, id TEXT, source TEXT, topic TEXT, title TEXT,"
+        " text TEXT, metadata TEXT);"
+        "CREATE TABLE sentence (row INTEGER PRIMARY KEY, text TEXT);"
+    )
+    db.executemany(
+        "INSERT INTO chunk VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                n,
+                cid,
+                str(m.get("source", "")),
+                str(m.get("topic") or ""),
+                str(m.get("title", "")),
+                text,
+                json.dumps(m),
+            )
+            for n, (cid, text, m) in enumerate(zip(stored.ids, stored.texts, stored.metadatas, strict=True))
+        ),
+    )
+    db.executemany(
+        "INSERT INTO sentence VALUES (?, ?)", ((row, texts[n]) for row, n in enumerate(order.tolist()))
+    )
+    db.commit()
+    db.close()
+
     corpus = [
         terms(f"{m.get('title', '')} {m.get('section', '')} {t}")
         for t, m in zip(stored.texts, stored.metadatas, strict=True)
     ]
-    bm25 = None
-    if corpus and any(corpus):
+    has_bm25 = bool(corpus) and any(corpus)
+    if has_bm25:
         bm25 = bm25s.BM25()
         bm25.index([c or ["_"] for c in corpus], show_progress=False)
+        bm25.save(str(directory / "bm25"))
+    meta = {"format": FORMAT, "generation": generation, "has_bm25": has_bm25, "chunks": n_chunks}
+    (directory / "index.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _open(directory: Path, generation: str) -> CachedIndex | None:
+    try:
+        meta = json.loads((directory / "index.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT or meta["generation"] != generation:
+            return None
+        bm25 = (
+            bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False)
+            if meta["has_bm25"]
+            else None
+        )
+        vectors = np.load(directory / "sentence_vectors.npy", mmap_mode="r")
+        spans = np.load(directory / "spans.npy")
+        rows = _Rows(directory / "chunks.sqlite3")
+        listed = rows.query("SELECT id, source, topic, title FROM chunk ORDER BY pos")
+    except (OSError, ValueError, KeyError, sqlite3.Error):
+        return None
+    titles: dict[str, str] = {}
+    for _, source, _, title in listed:
+        titles.setdefault(source, title)
     return CachedIndex(
         generation,
-        stored.ids,
-        stored.texts,
-        stored.metadatas,
+        [r[0] for r in listed],
+        [r[1] for r in listed],
+        [r[2] for r in listed],
+        titles,
         bm25,
-        position,
-        [r[2] for r in rows],
         vectors,
-        owner,
-        _spans(owner, len(stored.ids)),
-        _vocabulary(stored.texts, stored.metadatas),
+        spans.reshape(-1, 2),
+        rows,
     )
 
 
 class IndexCache:
-    """Holds the current `CachedIndex`, refreshing it when the store's generation moves."""
+    """Holds the current `CachedIndex`, refreshing it when the store's generation moves.
 
-    def __init__(self, store: ChunkStore, directory: Path) -> None:
+    The generation is read from the store at most once every `check_s` seconds (it is a round trip to
+    Chroma, a network one when Chroma is a server), so a change made by another process is seen within
+    that time. A change made by this process (`ChunkStore.bump_generation`) is seen at once."""
+
+    def __init__(self, store: ChunkStore, directory: Path, check_s: float = 1.0) -> None:
         self.store = store
         self.directory = directory
+        self.check_s = check_s
         self._index: CachedIndex | None = None
+        self._checked_at = float("-inf")
+        self._seen_changes = -1
         self._lock = threading.Lock()
 
     def current(self) -> CachedIndex:
-        generation = self.store.generation()
         index = self._index
-        if index is not None and index.generation == generation:
+        changes = changes_here()
+        if (
+            index is not None
+            and changes == self._seen_changes
+            and time.monotonic() - self._checked_at < self.check_s
+        ):
             return index
-        with self._lock:
-            if self._index is None or self._index.generation != generation:
-                self._index = self._load(generation) or self._save(_build(self.store, generation))
-            return self._index
+        generation = self.store.generation()
+        if index is None or index.generation != generation:
+            with self._lock:
+                if self._index is None or self._index.generation != generation:
+                    self._index = _open(self.directory, generation) or self._build(generation)
+                index = self._index
+        self._checked_at, self._seen_changes = time.monotonic(), changes
+        return index
 
-    def _load(self, generation: str) -> CachedIndex | None:
-        meta = self.directory / "chunks.json"
-        try:
-            data = json.loads(meta.read_text(encoding="utf-8"))
-            if data["generation"] != generation:
-                return None
-            bm25 = bm25s.BM25.load(str(self.directory / "bm25")) if data["has_bm25"] else None
-            vectors = np.load(self.directory / "sentence_vectors.npy")
-            owner = np.load(self.directory / "sentence_owner.npy")
-        except (OSError, ValueError, KeyError):
-            return None
-        ids = data["ids"]
-        return CachedIndex(
-            generation,
-            ids,
-            data["texts"],
-            data["metadatas"],
-            bm25,
-            {i: n for n, i in enumerate(ids)},
-            data["sentences"],
-            vectors,
-            owner,
-            _spans(owner, len(ids)),
-            _vocabulary(data["texts"], data["metadatas"]),
-        )
-
-    def _save(self, index: CachedIndex) -> CachedIndex:
-        # Write to a temporary folder and swap it in, so a reader never sees half an index.
+    def _build(self, generation: str) -> CachedIndex:
+        # Write to a temporary folder and swap it in, so a reader never sees half an index. A process
+        # still reading the old files keeps them open (and mapped) until it moves on.
         tmp = self.directory.with_name(self.directory.name + f".tmp{threading.get_ident()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        if index.bm25 is not None:
-            index.bm25.save(str(tmp / "bm25"))
-        payload = {
-            "generation": index.generation,
-            "has_bm25": index.bm25 is not None,
-            "ids": index.ids,
-            "texts": index.texts,
-            "metadatas": index.metadatas,
-            "sentences": index.sentences,
-        }
-        np.save(tmp / "sentence_vectors.npy", index.sentence_vectors)
-        np.save(tmp / "sentence_owner.npy", index.sentence_owner)
-        (tmp / "chunks.json").write_text(json.dumps(payload), encoding="utf-8")
+        _write(self.store, generation, tmp)
         try:
             old = self.directory.with_name(self.directory.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
@@ -221,4 +338,7 @@ class IndexCache:
             shutil.rmtree(old, ignore_errors=True)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)  # another process won the race; its copy is as good
+        index = _open(self.directory, generation)
+        if index is None:
+            raise RuntimeError(f"the index cache in {self.directory} could not be read back")
         return index

@@ -82,7 +82,9 @@ class AnswerService:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder or embedder_for(settings)
         self.store = store or open_store(settings, self.embedder)
-        self.cache = IndexCache(self.store, settings.data_dir / "index-cache")
+        self.cache = IndexCache(
+            self.store, settings.data_dir / "index-cache", settings.retrieval.index_check_s
+        )
         glossary_path = settings.retrieval.glossary_path
         self.glossary = glossary or Glossary.load(Path(glossary_path) if glossary_path else None)
         self.search = HybridSearch(self.store, self.cache, self.glossary, settings.retrieval)

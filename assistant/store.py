@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,13 @@ from assistant.embeddings import Embedder
 from assistant.text import split_sentences, with_context
 
 _GET_PAGE = 2000
+_changes_here = 0  # generations this process has moved (any ChunkStore): readers recheck at once
+
+
+def changes_here() -> int:
+    """How many times this process changed a store's contents: a reader caching the generation knows
+    its own process's writes without asking Chroma."""
+    return _changes_here
 
 
 def open_client(settings: Settings) -> ClientAPI:
@@ -222,24 +229,30 @@ class ChunkStore(VectorStore):
         got = self._paged(self.sentences, include=["metadatas"])
         return {i: str(m.get("chunk_id")) for i, m in zip(got.ids, got.metadatas, strict=True)}
 
-    def sentence_rows(self) -> list[tuple[str, int, str, list[float]]]:
-        """(chunk id, sentence number, text, vector) of every stored sentence."""
-        rows: list[tuple[str, int, str, list[float]]] = []
+    def sentence_pages(self) -> Iterator[tuple[list[str], list[int], list[str], np.ndarray]]:
+        """Every stored sentence, a page at a time: (chunk ids, sentence numbers, texts, vectors). Paged
+        into numpy so a store of a million sentences never becomes a million Python lists of floats."""
         offset = 0
         while True:
             page = self.sentences.get(
                 include=["documents", "metadatas", "embeddings"], limit=_GET_PAGE, offset=offset
             )
+            metas = page["metadatas"] or []
             embeddings = page.get("embeddings")
-            if embeddings is None:
-                embeddings = []
-            for meta, text, vector in zip(
-                page["metadatas"] or [], page["documents"] or [], embeddings, strict=True
-            ):
-                rows.append((str(meta["chunk_id"]), int(str(meta["i"])), text or "", list(vector)))
+            vectors = np.asarray(embeddings if embeddings is not None else [], dtype=np.float32)
+            if metas:
+                yield (
+                    [str(m["chunk_id"]) for m in metas],
+                    [int(str(m["i"])) for m in metas],
+                    [t or "" for t in page["documents"] or []],
+                    vectors.reshape(len(metas), -1),
+                )
             if len(page["ids"]) < _GET_PAGE:
-                return rows
+                return
             offset += _GET_PAGE
+
+    def sentence_count(self) -> int:
+        return self.sentences.count()
 
     def all_chunks(self) -> StoredChunks:
         return self._paged(self.chunks, include=["documents", "metadatas"])
@@ -272,7 +285,9 @@ class ChunkStore(VectorStore):
         return f"{self.chunks.name}/{meta.get('generation', '0')}"
 
     def bump_generation(self) -> None:
+        global _changes_here
         self.chunks.modify(metadata={"generation": uuid.uuid4().hex})
+        _changes_here += 1
 
     def ping(self) -> bool:
         try:

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
     service = AnswerService(Settings(data_dir=args.data_dir))
     index = service.cache.current()
-    sources = np.array([str(m.get("source", "")) for m in index.metadatas])
-    owner = index.sentence_owner
+    sources = np.array(index.sources)
+    owner = np.repeat(np.arange(len(index.ids)), index.spans[:, 1] - index.spans[:, 0])
     rows = []
     for split in ("train", "dev"):
         for line in (EVAL / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             (
                 pos
                 for pos in doc_chunks
-                for sentence in index.sentences[index.spans[pos][0] : index.spans[pos][1]]
+                for sentence in index.chunk(pos).sentences
                 if key.lower() in sentence.lower()
             ),
             None,

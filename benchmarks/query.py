@@ -321,7 +321,7 @@ def measure_latency(label: str, service: AnswerService, questions: list[dict], r
     started = time.perf_counter()
     service.warm_up()  # model + BM25/sentence-vector cache (built from Chroma on first use)
     index = service.cache.current()
-    result = Latency(label, len(index.ids), len(index.sentences))
+    result = Latency(label, len(index.ids), len(index.sentence_vectors))
     result.index_load_s = time.perf_counter() - started
     service.answer(questions[0]["question"], channel="benchmark")  # warm-up question
     gc.collect()
@@ -475,8 +475,7 @@ PROFILED = [
     ("      ChunkStore.generation", "assistant/store.py", "generation"),
     ("    ChunkStore._query (Chroma HNSW)", "assistant/store.py", "_query"),
     ("    CachedIndex.scores (BM25)", "assistant/index_cache.py", "scores"),
-    ("    CachedIndex.sentence_similarities", "assistant/index_cache.py", "sentence_similarities"),
-    ("    CachedIndex.best_per_chunk", "assistant/index_cache.py", "best_per_chunk"),
+    ("    CachedIndex.chunk (SQLite, per candidate)", "assistant/index_cache.py", "_read_chunk"),
     ("    numpy argsort", "numpy/_core/fromnumeric.py", "argsort"),
     ("    HybridSearch._rescore", "assistant/retrieval.py", "_rescore"),
     ("      text.terms", "assistant/text.py", "terms"),
@@ -522,7 +521,7 @@ def step_breakdown(service: AnswerService, questions: list[dict]) -> dict[str, f
     """Time each step of `HybridSearch.search` + `answer()` separately, without a profiler.
 
     This replays retrieval.py's steps one by one (filters off) on the service's own objects, so the numpy
-    work that cProfile cannot see (the sentence-matrix product) gets a number too. Keep it in step with
+    work that cProfile cannot see (the candidates' sentence products) gets a number too. Keep it in step with
     `HybridSearch.search` if that changes.
     """
     search = service.search
@@ -547,16 +546,10 @@ def step_breakdown(service: AnswerService, questions: list[dict]) -> dict[str, f
         index = step("cache.current() incl. generation", search.cache.current)
         dense = step("Chroma dense_chunks (HNSW, k=30)", lambda v=vector: search.store.dense_chunks(v, n))
         bm25 = step("BM25 scores", lambda e=expanded, i=index: i.scores(e))
-        sims = step(
-            f"sentence matrix x query ({len(index.sentences)}x{index.sentence_vectors.shape[1]}, torch)",
-            lambda i=index, v=vector: i.sentence_similarities(v)[0],
-        )
-        chunk_best = step("best sentence per chunk (reduceat)", lambda i=index, s=sims: i.best_per_chunk(s))
         rankings = step(
-            "argsort x2 + rankings",
-            lambda i=index, cb=chunk_best, b=bm25, d=dense: [
+            "argsort + rankings",
+            lambda i=index, b=bm25, d=dense: [
                 [cid for cid, _ in d],
-                [i.ids[j] for j in np.argsort(-cb)[:n] if cb[j] > -1.0],
                 [i.ids[j] for j in np.argsort(-b)[:n] if b[j] > 0],
             ],
         )
@@ -566,9 +559,9 @@ def step_breakdown(service: AnswerService, questions: list[dict]) -> dict[str, f
                 fused[cid] += 1.0 / (settings.rrf_k + rank + 1)
         candidates = [c for c in sorted(fused, key=lambda c: -fused[c]) if c in index.position][:n]
         step(
-            "rescore (30 candidates)",
-            lambda c=candidates, e=expanded, i=index, s=sims, d=dense, f=fused, b=bm25: search._rescore(
-                c, e, i, s, dict(d), f, b
+            "rescore (30 candidates: their sentence rows x query)",
+            lambda c=candidates, e=expanded, v=vector, i=index, d=dense, f=fused, b=bm25: search._rescore(
+                c, e, v, i, dict(d), f, b
             ),
         )
         result = search.search(question)

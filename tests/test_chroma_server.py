@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import make_settings
+from conftest import child_env, make_settings
 
 from assistant.embeddings import Embedder
 from assistant.service import AnswerService
@@ -166,8 +166,68 @@ def test_ingest_and_answer_through_a_chroma_server(
         "premises/brackenridge-parking.md",
     ]
     # Its on-disk cache (in its own data dir) now holds the new generation too.
-    cached = (tmp_path / "worker-b" / "index-cache" / "chunks.json").read_text(encoding="utf-8")
+    cached = (tmp_path / "worker-b" / "index-cache" / "index.json").read_text(encoding="utf-8")
     assert reader.store.generation() in cached
 
     # Both services agree on every answer.
     assert writer.answer(PARKING_QUESTION).answer == parking.answer
+
+
+SHREDDING_DOC = """---
+title: Brackenridge surgery confidential waste
+topic: premises
+published: 2025-07-01
+---
+Confidential waste at Brackenridge surgery is collected for shredding every second Thursday by the
+contracted shredding firm.
+"""
+
+
+def test_an_ingest_by_another_process_is_seen_within_the_check_interval_without_asking_per_question(
+    chroma_server: tuple[int, Path], tmp_path: Path, embedder: Embedder
+) -> None:
+    """A serving process asks the store for its generation at most once per `index_check_s`, and still
+    sees an ingest made by a separate `pm-ingest` process within that time."""
+    port, _ = chroma_server
+    corpus = tmp_path / "corpus"
+    (corpus / "premises").mkdir(parents=True)
+    (corpus / "premises" / "brackenridge-fire.md").write_text(FIRE_DOC, encoding="utf-8")
+    reader = _service(tmp_path / "reader", port, embedder)
+    reader.settings.retrieval.index_check_s = 0.5
+    reader.cache.check_s = 0.5
+    Indexer(reader.settings, reader.store).run([corpus])  # this process's own ingest: seen at once
+    assert reader.answer("How often are fire drills held at Brackenridge surgery?").grounded
+
+    asked: list[float] = []
+    real_generation = reader.store.generation
+
+    def counted() -> str:
+        asked.append(time.monotonic())
+        return real_generation()
+
+    reader.store.generation = counted  # type: ignore[method-assign]
+    started = time.monotonic()
+    for _ in range(20):
+        reader.cache.current()
+    assert len(asked) <= 1 + int((time.monotonic() - started) / 0.5) + 1
+
+    (corpus / "premises" / "brackenridge-shredding.md").write_text(SHREDDING_DOC, encoding="utf-8")
+    env = child_env(PMA_CHROMA__HOST="127.0.0.1", PMA_CHROMA__PORT=str(port))
+    ingest = subprocess.run(
+        [str(Path(sys.executable).parent / "pm-ingest"), str(corpus), "--data-dir", str(tmp_path / "other")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    done = time.monotonic()
+    question = "How often is confidential waste collected for shredding at Brackenridge surgery?"
+    while True:
+        answer = reader.answer(question)
+        if answer.grounded or time.monotonic() - done > 5:
+            break
+        time.sleep(0.05)
+    assert answer.grounded, answer.answer
+    assert "every second Thursday" in answer.answer
+    assert time.monotonic() - done < 0.5 + 2.0  # the interval, plus a loaded machine's rebuild

@@ -25,13 +25,13 @@ TARGETS = {"answer_accuracy": 0.90, "refusal_accuracy": 0.85}
 TARGET_MAX_FALSE_REFUSALS = 0.05
 MARGIN = 0.03
 # Measured on the test split at the end of the work that set them (see the README's figures), with
-# the int8 ONNX encoder.
+# the int8 ONNX encoder and candidates from dense chunks + BM25 (no whole-store sentence scan).
 MEASURED = {
     "answer_accuracy": 0.69,
     "naive_accuracy": 0.71,
-    "context_recall_at_4": 0.96,
+    "context_recall_at_4": 0.97,
     "refusal_accuracy": 0.39,
-    "false_refusal_rate": 0.10,
+    "false_refusal_rate": 0.14,
 }
 FLOORS = {
     name: round(min(MEASURED[name], TARGETS.get(name, 1.0)) - MARGIN, 2)
@@ -88,9 +88,9 @@ def test_every_evaluation_document_is_indexed_without_furniture(eval_service: An
     assert all(documents[name].chunks >= 2 for name in expected), {n: documents[n].chunks for n in expected}
     index = eval_service.cache.current()
     found = [
-        (meta.get("source"), phrase)
-        for text, meta in zip(index.texts, index.metadatas, strict=True)
-        if meta.get("source") in expected
+        (chunk.metadata.get("source"), phrase)
+        for chunk in index.chunks([n for n, source in enumerate(index.sources) if source in expected])
+        for text in [chunk.text]
         for phrase in FURNITURE
         if phrase in " ".join(text.split()).lower()
     ]

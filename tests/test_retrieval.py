@@ -9,21 +9,32 @@ from assistant.service import AnswerService
 QUESTION = "When did PCNs go live nationally, and from what date could they hire newly qualified GPs?"
 
 
-def test_sentence_scores_match_a_plain_product_and_per_chunk_maximum(corpus_service: AnswerService) -> None:
+def test_sentence_scores_come_from_the_mapped_file_and_equal_chromas_stored_vectors(
+    corpus_service: AnswerService,
+) -> None:
+    """The memory-mapped sentence matrix is an exact copy of what Chroma stores: every passage's
+    sentence scores equal the query's product with the sentences' vectors read back from Chroma."""
     index = corpus_service.cache.current()
-    vector = corpus_service.embedder.encode([QUESTION])[0]
-    sims = index.sentence_similarities(vector)[0]
-    np.testing.assert_allclose(sims, index.sentence_vectors @ vector, rtol=1e-5, atol=1e-6)
-    best = index.best_per_chunk(sims)
-    assert best.shape == (len(index.ids),)
-    for position, (start, end) in enumerate(index.spans):
-        expected = sims[start:end].max() if end > start else -1.0
-        assert best[position] == np.float32(expected), index.ids[position]
+    assert isinstance(index.sentence_vectors, np.memmap)
+    vector = corpus_service.embedder.encode_queries([corpus_service.search.expand(QUESTION)])[0]
+    result = corpus_service.search.search(QUESTION)
+    assert result.passages
+    for passage in result.passages:
+        stored = corpus_service.store.sentences.get(
+            where={"chunk_id": passage.id}, include=["embeddings", "metadatas", "documents"]
+        )
+        by_number = sorted(
+            zip(stored["metadatas"] or [], stored["documents"] or [], stored["embeddings"], strict=True),
+            key=lambda row: int(str(row[0]["i"])),
+        )
+        assert [text for _, text, _ in by_number] == passage.sentences
+        expected = np.asarray([v for _, _, v in by_number], dtype=np.float32) @ vector
+        np.testing.assert_allclose(passage.sentence_scores, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_a_question_and_its_parts_searched_together_retrieve_as_alone(corpus_service: AnswerService) -> None:
-    """The service searches a two-part question and its parts in one model call and one pass over the
-    sentence matrix; each must retrieve exactly as if searched alone."""
+    """The service searches a two-part question and its parts in one model call; each must retrieve
+    exactly as if searched alone."""
     queries = [QUESTION, "When did PCNs go live nationally?", "From what date could PCNs hire new GPs?"]
     together = corpus_service.search.search_many(queries)
     assert set(together[0].timings_ms) == {"embed", "search", "rescore"}
