@@ -61,10 +61,9 @@ train: eval-store
 eval: eval-store
 	$(BIN)/pm-assistant eval tests/eval/train.jsonl tests/eval/dev.jsonl tests/eval/test.jsonl --data-dir $(EVAL_DATA)
 
-bench: setup
-	$(BIN)/python benchmarks/ingest.py
-	$(BIN)/python benchmarks/query.py
-	$(BIN)/python benchmarks/encoder.py
+# Every benchmark, its figures collected into benchmarks/RESULTS.md (`BENCH=llm,scale` for some).
+bench: eval-store
+	$(BIN)/python -m benchmarks.results $(if $(BENCH),--only $(BENCH))
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .mypy_cache tests/artifacts

@@ -132,7 +132,7 @@ class HybridSearch:
         dense = self.store.dense_chunks(vector, n, _where(filters))
         bm25 = index.scores(expanded)
         if filters is not None and (filters.topic or filters.source):
-            bm25 = np.where(_mask(index, filters), bm25, 0.0)
+            bm25 = np.where(index.mask(filters.topic, filters.source), bm25, 0.0)
         t2 = time.perf_counter()
 
         rankings = [
@@ -195,16 +195,6 @@ class HybridSearch:
             )
         passages.sort(key=lambda p: -p.score)
         return passages
-
-
-def _mask(index: CachedIndex, filters: Filters) -> np.ndarray:
-    """Chunks a topic / source filter lets through, from the per-chunk columns kept in memory."""
-    keep = np.ones(len(index.ids), dtype=bool)
-    if filters.topic:
-        keep &= np.asarray([t == filters.topic for t in index.topics], dtype=bool)
-    if filters.source:
-        keep &= np.asarray([s == filters.source for s in index.sources], dtype=bool)
-    return keep
 
 
 class HybridRetriever(BaseRetriever):

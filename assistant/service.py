@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from assistant import safety
 from assistant.answering.compose import Composition
-from assistant.answering.llm import Draft, LLMComposer
 from assistant.answering.policy import AnswerPolicy
 from assistant.answering.question import question_parts
 from assistant.approved import ApprovedAnswers
@@ -40,6 +39,9 @@ from assistant.types import (
     UnansweredQuestion,
     UnknownConversation,
 )
+
+if TYPE_CHECKING:  # the language model's client (openai, langchain-openai) loads only when one is set
+    from assistant.answering.llm import Draft, LLMComposer
 
 # Short questions that lean on the previous turn ("and when did that start?").
 _FOLLOW_UP = re.compile(
@@ -95,11 +97,11 @@ class AnswerService:
         self._indexer = None
         self._jobs: Any = None
         # Unset PMA_LLM__BASE_URL: no model, the extractive composer alone.
-        self.writer = (
-            LLMComposer(settings.llm, self.embedder, settings.answer.max_words)
-            if settings.llm.enabled
-            else None
-        )
+        self.writer: LLMComposer | None = None
+        if settings.llm.enabled:
+            from assistant.answering.llm import LLMComposer
+
+            self.writer = LLMComposer(settings.llm, self.embedder, settings.answer.max_words)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerService:
@@ -217,6 +219,8 @@ class AnswerService:
                 chosen.setdefault(passage.id, passage)
         past = self.history.conversation(conversation_id) if conversation_id else None
         history = [(t.question, t.answer) for t in past.turns[-2:]] if past else []
+        from assistant.answering.llm import Draft
+
         return Draft(
             question=prepared.clean,
             passages=list(chosen.values()),

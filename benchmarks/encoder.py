@@ -20,11 +20,13 @@ from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))  # ours, not the `benchmarks` package pysbd installs
 
 from assistant.config import Settings  # noqa: E402
 from assistant.embeddings import Embedder, embedder_for  # noqa: E402
 from assistant.onnx_encoder import RECORD_FILE  # noqa: E402
 from assistant.text import split_sentences  # noqa: E402
+from benchmarks.report import from_rows  # noqa: E402
 
 ROOT = _HERE.parent
 
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, value, note in rows:
         print(f"{name:<{widths[0]}}  {value:<{widths[1]}}  {note}".rstrip())
+    from_rows("encoder", rows)
     return 0
 
 

@@ -30,11 +30,13 @@ from pathlib import Path
 # shadow the `ingest` package.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))  # ours, not the `benchmarks` package pysbd installs
 
 from assistant.config import Settings  # noqa: E402
 from assistant.embeddings import Embedder, embedder_for, get_embedder  # noqa: E402
 from assistant.store import open_store  # noqa: E402
 from assistant.text import word_count  # noqa: E402
+from benchmarks.report import from_rows  # noqa: E402
 from ingest.indexer import Indexer  # noqa: E402
 
 ROOT = _HERE.parent
@@ -264,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, value, note in rows:
         print(f"{name:<{widths[0]}}  {value:<{widths[1]}}  {note}".rstrip())
+    from_rows("ingest", rows)
     return 0
 
 

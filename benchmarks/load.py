@@ -41,8 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path[:1]:
     # pysbd installs a top-level `benchmarks` package into site-packages; ours must win.
     sys.path.insert(0, str(ROOT))
+    sys.modules.pop("benchmarks", None)
 
 from benchmarks.filler import long_document  # noqa: E402
+from benchmarks.report import emit  # noqa: E402
 
 TOKEN = "load-benchmark-admin"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -264,6 +266,16 @@ def main(argv: list[str] | None = None) -> int:
         print(report(phases, args.isolation, args.chunks))
         p95_idle = statistics.fmean(p.pct(95) for p in phases if not p.ingest)
         print(f"mean idle p95 {p95_idle:.0f} ms")
+        emit(
+            "load",
+            {
+                f"{p.clients} clients, {'during ingest' if p.ingest else 'idle'}": (
+                    f"{p.rps:.1f} req/s; p50 / p95 / p99 {p.pct(50):.0f} / {p.pct(95):.0f} / "
+                    f"{p.pct(99):.0f} ms; {p.errors} errors"
+                )
+                for p in phases
+            },
+        )
     finally:
         if server is not None and server.poll() is None:
             server.terminate()

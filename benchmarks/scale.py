@@ -20,8 +20,10 @@ allows, the stores are generated and written straight into Chroma; the query pat
    and the plain LangChain recipe on the same chunks collection (`langchain_chroma.Chroma`,
    `similarity_search(q, k=4)`) beside it.
 4. `pm-assistant serve` on the store: seconds from start to `/readyz` 200, then peak RSS (VmHWM) after
-   answering the questions over HTTP; then a second `serve` on the same data dir, and what it adds
-   (its own RSS, and the machine's used memory before and after it starts).
+   answering the questions over HTTP; then a second `serve` on the same data dir, and what it adds: its
+   private memory (USS; the mapped index files and libraries are shared, so they are not in it). Both
+   with embedded Chroma (each worker holds Chroma's own chunk index) and with a `chroma run` server over
+   the same files (the index lives once, in the server), as a multi-worker deployment runs.
 
 `<out>` is benchmarks/out/scale (gitignored) unless `--out` says otherwise; a built store is reused.
 """
@@ -29,6 +31,7 @@ allows, the stores are generated and written straight into Chroma; the query pat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -51,13 +54,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path[:1]:
     # pysbd installs a top-level `benchmarks` package into site-packages; ours must win.
     sys.path.insert(0, str(ROOT))
+    sys.modules.pop("benchmarks", None)
 
 from assistant.config import Settings  # noqa: E402
 from assistant.embeddings import Embedder, embedder_for  # noqa: E402
-from assistant.index_cache import _write  # noqa: E402
+from assistant.index_cache import _write, generation_folder  # noqa: E402
 from assistant.service import AnswerService  # noqa: E402
 from assistant.store import StoredChunks, open_store  # noqa: E402
 from benchmarks.filler import filler_document  # noqa: E402
+from benchmarks.report import emit  # noqa: E402
 
 NOISE = 0.35  # std of the noise added to a seed vector, per unit of its norm spread over 384 dims
 PAGE = 2000
@@ -225,7 +230,7 @@ def build(out: Path, seed_data: Path, embedder: Embedder, total: int) -> Path:
         )
     store.bump_generation()
     t_cache = time.perf_counter()
-    cache = data / "index-cache"
+    cache = data / "index-cache" / generation_folder(store.generation())
     cache.mkdir(parents=True, exist_ok=True)
     _write(source, store.generation(), cache)
     log(f"  index cache written in {time.perf_counter() - t_cache:.0f} s")
@@ -286,16 +291,23 @@ def status_kb(pid: int, field: str) -> int:
     return 0
 
 
-def used_mb() -> float:
-    info = {
-        line.split(":")[0]: int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-    }
-    return (info["MemTotal"] - info["MemAvailable"]) / 1024
+def private_mb(pid: int) -> float:
+    """The process's unique set size: memory no other process shares (what stopping it would free).
+    Mapped index files and shared libraries are not in it: every worker reads one copy of those."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        fields[name] = int(rest.split()[0])
+    return (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / 1024
 
 
-def serve(data: Path, history: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+def serve(
+    data: Path, history: Path, chroma_port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMA_")}
+    if chroma_port is not None:
+        env.update(PMA_CHROMA__HOST="127.0.0.1", PMA_CHROMA__PORT=str(chroma_port))
     env.update(
         PMA_DATA_DIR=str(data),
         PMA_DATABASE_URL=f"sqlite:///{history}",
@@ -329,24 +341,51 @@ def serve(data: Path, history: Path) -> tuple[subprocess.Popen[bytes], str, floa
     return process, base, time.perf_counter() - started
 
 
-def over_http(data: Path, asks: list[str]) -> dict[str, float]:
+@contextlib.contextmanager
+def chroma_server(path: Path) -> Iterator[int]:
+    """`chroma run` over the store's own files: where several workers keep one copy of Chroma's index."""
+    port = free_port()
+    binary = Path(sys.executable).parent / "chroma"
+    process = subprocess.Popen(
+        [str(binary), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("chroma run did not start")
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def over_http(data: Path, asks: list[str], chroma_port: int | None = None) -> dict[str, float]:
+    """One worker, then a second beside it: time to ready, peak RSS, and each one's private memory
+    (USS) after answering the questions: a second worker adds its USS to the machine."""
     with tempfile.TemporaryDirectory() as tmp:
         history = Path(tmp) / "app.sqlite3"
-        before = used_mb()
-        first, base, ready = serve(data, history)
+        first, base, ready = serve(data, history, chroma_port)
         try:
             with httpx.Client(base_url=base, timeout=60) as http:
                 for q in asks:
                     http.post("/v1/ask", json={"question": q}).raise_for_status()
             one_peak = status_kb(first.pid, "VmHWM") / 1024
-            with_one = used_mb()
-            second, base2, ready2 = serve(data, history)
+            second, base2, ready2 = serve(data, history, chroma_port)
             try:
                 with httpx.Client(base_url=base2, timeout=60) as http:
                     for q in asks:
                         http.post("/v1/ask", json={"question": q}).raise_for_status()
                 two_peak = status_kb(second.pid, "VmHWM") / 1024
-                with_two = used_mb()
+                one_private, two_private = private_mb(first.pid), private_mb(second.pid)
             finally:
                 second.terminate()
                 second.wait(timeout=30)
@@ -358,8 +397,8 @@ def over_http(data: Path, asks: list[str]) -> dict[str, float]:
         "ready_second_s": ready2,
         "rss_peak_one_mb": one_peak,
         "rss_peak_second_mb": two_peak,
-        "machine_mb_first_worker": with_one - before,
-        "machine_mb_second_worker": with_two - with_one,
+        "private_one_mb": one_private,
+        "private_second_mb": two_private,
     }
 
 
@@ -377,25 +416,43 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for total in (int(x) for x in args.chunks.split(",")):
         data = build(args.out, seed_data, embedder, total)
-        figures = {"chunks": total, **in_process(data, embedder, asks), **over_http(data, asks)}
-        rows.append(figures)
-        log(json.dumps({k: round(v, 1) for k, v in figures.items()}))
+        measured = in_process(data, embedder, asks)
+        for mode in ("embedded", "chroma server"):
+            if mode == "embedded":
+                workers = over_http(data, asks)
+            else:
+                with chroma_server(data / "chroma") as port:
+                    workers = over_http(data, asks, port)
+            row: dict[str, Any] = {"chunks": total, "chroma": mode, **measured, **workers}
+            rows.append(row)
+            log(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}))
     log(
-        f"\n{'chunks':>7} {'answer p50':>10} {'p95':>6} {'recipe p50':>10} {'p95':>6} {'ready s':>7} "
-        f"{'RSS one MB':>10} {'RSS 2nd MB':>10} {'machine +1st':>12} {'+2nd MB':>8}"
+        f"\n{'chunks':>7} {'chroma':>13} {'answer p50':>10} {'p95':>6} {'recipe p50':>10} {'p95':>6} "
+        f"{'ready s':>7} {'RSS one MB':>10} {'USS one MB':>10} {'USS 2nd MB':>10}"
     )
     for r in rows:
         log(
-            f"{r['chunks']:>7} {r['answer_p50_ms']:>10.1f} {r['answer_p95_ms']:>6.1f} "
+            f"{r['chunks']:>7} {r['chroma']:>13} {r['answer_p50_ms']:>10.1f} {r['answer_p95_ms']:>6.1f} "
             f"{r['recipe_p50_ms']:>10.1f} {r['recipe_p95_ms']:>6.1f} {r['ready_s']:>7.1f} "
-            f"{r['rss_peak_one_mb']:>10.0f} {r['rss_peak_second_mb']:>10.0f} "
-            f"{r['machine_mb_first_worker']:>12.0f} {r['machine_mb_second_worker']:>8.0f}"
+            f"{r['rss_peak_one_mb']:>10.0f} {r['private_one_mb']:>10.0f} {r['private_second_mb']:>10.0f}"
         )
     log(
         "targets: answer p95 <= 60 ms at 10k, <= 150 ms at 100k; RSS <= 1.2 GB at 100k; 2nd worker <= 300 MB;"
     )
     log("ready <= 10 s at 100k")
-    print("RESULT " + json.dumps({"benchmark": "scale", "rows": rows}))
+    named: dict[str, str] = {}
+    for r in rows:
+        at = f"{r['chunks']} chunks, Chroma {r['chroma']}"
+        named[f"answer() p50 / p95, {at}"] = f"{r['answer_p50_ms']:.1f} / {r['answer_p95_ms']:.1f} ms"
+        named[f"LangChain recipe query p50 / p95, {at}"] = (
+            f"{r['recipe_p50_ms']:.1f} / {r['recipe_p95_ms']:.1f} ms"
+        )
+        named[f"serve: ready, {at}"] = f"{r['ready_s']:.1f} s"
+        named[f"serve: peak RSS of one process, {at}"] = f"{r['rss_peak_one_mb']:.0f} MB"
+        named[f"serve: a second worker's private memory (USS), {at}"] = (
+            f"{r['private_second_mb']:.0f} MB (its peak RSS {r['rss_peak_second_mb']:.0f} MB)"
+        )
+    emit("scale", named)
     return 0
 
 

@@ -26,12 +26,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import docx
-import trafilatura
 import yaml
-from docx.table import Table
 from langchain_core.documents import Document
-from pypdf import PdfReader
 
 from assistant.config import IngestSettings
 from ingest.clean import promote_headings, strip_boilerplate
@@ -301,6 +297,8 @@ def load_html(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     main content (very short or unusual pages) the whole visible text is used instead, minus the
     obvious page regions, and both go through `strip_boilerplate`.
     """
+    import trafilatura  # the parsing libraries load with the first file of their kind, not with the server
+
     html = check_document_chars(_decode_text(data, ("utf-8-sig", "cp1252")), limits)
     parser = _HtmlText()
     parser.feed(html)
@@ -351,6 +349,8 @@ def load_pdf(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     The page count is checked before any text is extracted, and extraction stops as soon as the text
     so far passes `max_document_chars`.
     """
+    from pypdf import PdfReader
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -392,6 +392,8 @@ def load_pdf(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
 
 def _docx_block(block: Any) -> str:
     """A paragraph as a Markdown line (Title/Heading n -> `#` * n), a table as " | " rows."""
+    from docx.table import Table
+
     if isinstance(block, Table):
         rows = []
         for row in block.rows:
@@ -441,6 +443,8 @@ def _check_docx_package(data: bytes, limits: IngestSettings) -> None:
 
 def load_docx(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     """Word documents in reading order, paragraphs and tables interleaved as in the file."""
+    import docx
+
     _check_docx_package(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))

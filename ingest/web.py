@@ -23,13 +23,10 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
-import docx
 import sqlalchemy as sa
-import trafilatura
 import yaml
 from langchain_core.documents import Document
 from pydantic import BaseModel, ValidationError, field_validator
-from pypdf import PdfReader
 
 from assistant.config import IngestSettings, Settings
 from assistant.types import IngestFailure, IngestReport
@@ -174,6 +171,8 @@ def sitemap_urls(body: bytes) -> list[str]:
 
 def _page_date(html: bytes) -> str | None:
     """The page's own date (published or last updated) as trafilatura/htmldate find it in the markup."""
+    import trafilatura  # loaded with the first page, not with the server
+
     try:
         found = trafilatura.extract_metadata(html.decode("utf-8", errors="replace"))
     except Exception:  # a date is a nicety; never lose the page over it
@@ -183,6 +182,8 @@ def _page_date(html: bytes) -> str | None:
 
 
 def _pdf_date(body: bytes) -> str | None:
+    from pypdf import PdfReader
+
     try:
         info = PdfReader(io.BytesIO(body)).metadata
         when = info and (info.creation_date or info.modification_date)
@@ -192,6 +193,8 @@ def _pdf_date(body: bytes) -> str | None:
 
 
 def _docx_date(body: bytes) -> str | None:
+    import docx
+
     try:
         props = docx.Document(io.BytesIO(body)).core_properties
         when = props.modified or props.created

@@ -45,3 +45,23 @@ def test_a_question_and_its_parts_searched_together_retrieve_as_alone(corpus_ser
         np.testing.assert_allclose(
             [p.score for p in batched.passages], [p.score for p in alone.passages], rtol=1e-4, atol=1e-5
         )
+
+
+def test_the_api_loads_no_document_parser_or_language_model_client_until_one_is_needed() -> None:
+    """A serving worker's private memory is mostly the libraries it imports: the PDF, Word and HTML
+    parsers load with the first upload of their kind, the OpenAI client only when PMA_LLM__BASE_URL is
+    set (every worker would otherwise carry ~70 MB it never uses)."""
+    import subprocess
+    import sys
+
+    from conftest import child_env
+
+    heavy = ("openai", "langchain_openai", "pypdf", "docx", "trafilatura", "sklearn", "torch")
+    code = (
+        "import sys; import bots.api.app, bots.cli; "
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env()
+    )
+    assert result.stdout.strip() == "[]"

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.answering.llm import LLMStats
 from assistant.types import Answer, IngestReport
+
+if TYPE_CHECKING:
+    from assistant.answering.llm import LLMStats
 
 UNMATCHED_ROUTE = "<unmatched>"
 """Label for requests that matched no route, so random URLs can't blow up label cardinality."""
