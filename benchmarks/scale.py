@@ -368,6 +368,12 @@ def chroma_server(path: Path) -> Iterator[int]:
         process.wait(timeout=60)
 
 
+def ask_all(base: str, asks: list[str]) -> None:
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for q in asks:
+            http.post("/v1/ask", json={"question": q}).raise_for_status()
+
+
 def over_http(data: Path, asks: list[str], chroma_port: int | None = None) -> dict[str, float]:
     """One worker, then a second beside it: time to ready, peak RSS, and each one's private memory
     (USS) after answering the questions: a second worker adds its USS to the machine."""
@@ -375,15 +381,11 @@ def over_http(data: Path, asks: list[str], chroma_port: int | None = None) -> di
         history = Path(tmp) / "app.sqlite3"
         first, base, ready = serve(data, history, chroma_port)
         try:
-            with httpx.Client(base_url=base, timeout=60) as http:
-                for q in asks:
-                    http.post("/v1/ask", json={"question": q}).raise_for_status()
+            ask_all(base, asks)
             one_peak = status_kb(first.pid, "VmHWM") / 1024
             second, base2, ready2 = serve(data, history, chroma_port)
             try:
-                with httpx.Client(base_url=base2, timeout=60) as http:
-                    for q in asks:
-                        http.post("/v1/ask", json={"question": q}).raise_for_status()
+                ask_all(base2, asks)
                 two_peak = status_kb(second.pid, "VmHWM") / 1024
                 one_private, two_private = private_mb(first.pid), private_mb(second.pid)
             finally:
