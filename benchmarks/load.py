@@ -15,7 +15,9 @@ What it does, on loopback only, and it stops by itself:
    `long_document`), waits until its job is embedding, and measures again. If the job finishes before
    the phase does, another document is uploaded, so an ingest is running throughout; the table says
    how many chunks were indexed during the phase.
-4. Prints req/s and p50/p95/p99 per client count and phase, and the p95 ratio ingest/idle.
+4. Prints req/s and p50/p95/p99 per client count and phase, and the p95 ratio ingest/idle; then waits
+   (at most 3 minutes, no load) for the last upload and says how long it took. "chunks embedded" counts
+   chunks of files already written, so a single document still being embedded shows 0.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ TOKEN = "load-benchmark-admin"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 MAX_PHASE_S = 20.0
 READY_TIMEOUT_S = 600.0
+FINISH_TIMEOUT_S = 180.0
 
 
 @dataclass
@@ -129,6 +132,7 @@ class Uploads:
     def __init__(self, http: httpx.AsyncClient, chunks: int) -> None:
         self.http, self.chunks, self.number, self.job_id = http, chunks, 0, ""
         self.indexed_before = 0
+        self.started = 0.0
 
     async def job(self) -> dict[str, Any]:
         response = await self.http.get(f"/v1/admin/jobs/{self.job_id}", headers=ADMIN)
@@ -147,6 +151,7 @@ class Uploads:
         )
         response.raise_for_status()
         self.job_id = response.json()["job_id"]
+        self.started = time.perf_counter()
         while True:
             job = await self.job()
             if job["status"] in {"done", "failed"} or job["progress"]["chunks_total"]:
@@ -157,8 +162,28 @@ class Uploads:
     async def chunks_done(self) -> int:
         return int((await self.job())["progress"]["chunks_done"])
 
+    async def finish(self, timeout_s: float) -> str:
+        """Wait (bounded) for the last upload, with no client load, and say how long it took in all: the
+        job's progress counts a file's chunks once the file is written, so a single large document shows
+        0 chunks done until it is finished, and only its end shows that it ran at all."""
+        deadline = time.perf_counter() + timeout_s
+        while (job := await self.job())["status"] in {"queued", "running"}:
+            if time.perf_counter() > deadline:
+                return (
+                    f"upload job still {job['status']} {time.perf_counter() - self.started:.0f} s after it "
+                    f"started (stopped waiting after {timeout_s:.0f} s without load)"
+                )
+            await asyncio.sleep(0.5)
+        return (
+            f"upload job {job['status']}: {job['progress']['chunks_done']}/{job['progress']['chunks_total']} "
+            f"chunks, {time.perf_counter() - self.started:.0f} s after it started "
+            f"(documents uploaded: {self.number})"
+        )
 
-async def measure(base_url: str, clients: list[int], seconds: float, limit: int, chunks: int) -> list[Phase]:
+
+async def measure(
+    base_url: str, clients: list[int], seconds: float, limit: int, chunks: int
+) -> tuple[list[Phase], str]:
     asks = questions()
     phases: list[Phase] = []
     limits = httpx.Limits(max_connections=max(clients) + 5, max_keepalive_connections=max(clients) + 5)
@@ -186,7 +211,8 @@ async def measure(base_url: str, clients: list[int], seconds: float, limit: int,
                 f"{job['progress']['chunks_done']}/{job['progress']['chunks_total']} chunks",
                 flush=True,
             )
-    return phases
+        finished = await uploads.finish(FINISH_TIMEOUT_S)
+    return phases, finished
 
 
 def report(phases: list[Phase], isolation: str, chunks: int) -> str:
@@ -261,9 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         wait_ready(base_url, server)
         time.sleep(5)  # let the low-priority embedder finish starting
         print(f"serving on {base_url}; {seconds:.0f} s a phase", flush=True)
-        phases = asyncio.run(measure(base_url, clients, seconds, args.max_requests, args.chunks))
+        phases, finished = asyncio.run(measure(base_url, clients, seconds, args.max_requests, args.chunks))
         print()
         print(report(phases, args.isolation, args.chunks))
+        print(finished)
         p95_idle = statistics.fmean(p.pct(95) for p in phases if not p.ingest)
         print(f"mean idle p95 {p95_idle:.0f} ms")
         emit(

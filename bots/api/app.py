@@ -23,6 +23,7 @@ from bots.api.guards import AuthGate, BodyLimit
 from bots.api.limits import MULTIPART_OVERHEAD, UploadSizeGuard
 from bots.api.metrics import Metrics, MetricsMiddleware
 from bots.api.ratelimit import SlidingWindowLimiter, build_limiter
+from bots.api.responses import GATE_ERRORS
 from bots.api.routes import admin, ask, console, documents, feedback, health, search
 from bots.api.session import SessionCookieMiddleware, SessionCookies, session_secret
 from bots.web import STATIC_DIR
@@ -71,8 +72,9 @@ def create_app(service: AnswerService, settings: Settings | None = None) -> Fast
         metrics.watch_llm(service.writer.stats)
 
     _add_error_handlers(app)
-    for module in (ask, search, feedback, documents, admin, console, health):
-        app.include_router(module.router)
+    for module in (ask, search, feedback, documents, admin, console):
+        app.include_router(module.router, responses=GATE_ERRORS)
+    app.include_router(health.router)
     _add_web(app)
 
     if settings.slack.http_enabled:

@@ -134,6 +134,11 @@ def add_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's 400 "error parsing the body" for bytes that are not UTF-8: the same bad-JSON 422
+            # as a syntax error gets, so a client meets one shape for one mistake.
+            issue = {"type": "json_invalid", "loc": ["body"], "msg": "The body is not valid UTF-8 JSON."}
+            return JSONResponse(error_body(request.scope, [issue]), status_code=422)
         return JSONResponse(
             error_body(request.scope, exc.detail), status_code=exc.status_code, headers=exc.headers
         )

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from assistant.service import AnswerService
 from assistant.types import FeedbackRecord, IngestReport, UnansweredQuestion
 from bots.api.deps import MetricsDep, ServiceDep, SettingsDep, require_admin
+from bots.api.responses import error
 from bots.api.text_guard import reject_unsafe_text
 from ingest.jobs import ACTIVE, Job, JobRunner, JobStatus
 
@@ -106,9 +107,10 @@ async def finished(runner: JobRunner, job_id: str) -> Job:
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         201: {"description": "With ?wait=true: saved and indexed; `report` says what indexing did"},
-        413: {"description": "Larger than PMA_API__MAX_UPLOAD_MB"},
-        415: {"description": "Not PDF, DOCX, HTML, Markdown or text"},
-        422: {"description": "With ?wait=true: the file could not be read; nothing was changed"},
+        400: error("Not a well-formed multipart/form-data body"),
+        413: error("Larger than PMA_API__MAX_UPLOAD_MB"),
+        415: error("Not PDF, DOCX, HTML, Markdown or text"),
+        422: error("An empty file, or (with ?wait=true) one that could not be read; nothing was changed"),
     },
 )
 async def upload_document(
@@ -170,7 +172,7 @@ async def upload_document(
     return result.model_copy(update={"report": job.report, "status": job.status})
 
 
-@router.delete("/documents/{source:path}", responses={404: {"description": "Unknown source"}})
+@router.delete("/documents/{source:path}", responses={404: error("Unknown source")})
 async def delete_document(source: str, service: ServiceDep) -> DeleteResult:
     """Remove a document's chunks from the index (the service also deletes an uploaded file, so a
     re-index does not bring it back). A corpus document returns on the next re-index unless its file
@@ -218,7 +220,7 @@ async def jobs_list(service: ServiceDep, limit: Annotated[int, Query(ge=1, le=50
     return await run_in_threadpool(job_runner(service).recent, limit)
 
 
-@router.get("/jobs/{job_id}", responses={404: {"description": "Unknown job"}})
+@router.get("/jobs/{job_id}", responses={404: error("Unknown job")})
 async def job_status(job_id: str, service: ServiceDep) -> Job:
     """One job: status (queued, running, done, failed, interrupted), progress, and the ingest report
     when done. A job interrupted by a server stop is run again at the next start (`attempts` > 1)."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from assistant.types import Answer, Filters, StreamEvent
 from bots.api.deps import ChannelDep, MetricsDep, OwnerDep, ServiceDep, rate_limit
 from bots.api.metrics import Metrics
+from bots.api.responses import error
 from bots.api.text_guard import reject_unsafe_text
 
 router = APIRouter(
@@ -41,7 +42,15 @@ def _sse(event: str, data: object) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-@router.post("/ask", response_model=Answer, response_model_exclude={"timings_ms"})
+UNKNOWN_CONVERSATION = error("`conversation_id` names no conversation of the caller's")
+
+
+@router.post(
+    "/ask",
+    response_model=Answer,
+    response_model_exclude={"timings_ms"},
+    responses={404: UNKNOWN_CONVERSATION},
+)
 async def ask(
     body: AskRequest, service: ServiceDep, metrics: MetricsDep, channel: ChannelDep, owner: OwnerDep
 ) -> Answer:
@@ -89,7 +98,8 @@ def _encode(event: StreamEvent, metrics: Metrics) -> bytes:
             "content": {"text/event-stream": {}},
             "description": '`event: delta` with `{"text"}` pieces, then `event: final` with the whole '
             "answer (sources, notes, conversation_id, message_id). `event: error` if it fails midway.",
-        }
+        },
+        404: UNKNOWN_CONVERSATION,
     },
 )
 async def ask_stream(

@@ -17,6 +17,7 @@ from assistant.gaps import GapGroup
 from assistant.service import AnswerService
 from assistant.types import IngestReport
 from bots.api.deps import MetricsDep, ServiceDep, require_admin
+from bots.api.responses import error
 from bots.api.routes.admin import JobAccepted, finished, job_runner
 from bots.api.text_guard import reject_unsafe_text
 from ingest.web import SourcesError, SourceStatus, source_statuses
@@ -24,6 +25,7 @@ from ingest.web import SourcesError, SourceStatus, source_statuses
 router = APIRouter(
     prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin), Depends(reject_unsafe_text)]
 )
+INVALID_ANSWER = error("Invalid fields, or sources that name no indexed document")
 
 
 class ApprovedAnswerOut(ApprovedAnswer):
@@ -64,7 +66,7 @@ async def list_answers(service: ServiceDep) -> list[ApprovedAnswerOut]:
 @router.post(
     "/answers",
     status_code=status.HTTP_201_CREATED,
-    responses={422: {"description": "Invalid fields, or sources that name no indexed document"}},
+    responses={422: INVALID_ANSWER},
 )
 async def create_answer(body: ApprovedAnswerIn, service: ServiceDep) -> ApprovedAnswerOut:
     """Approve an answer. `sources` are documents' `source` keys (as `/v1/documents` lists them); `[n]` in
@@ -76,7 +78,7 @@ async def create_answer(body: ApprovedAnswerIn, service: ServiceDep) -> Approved
     return _out(service, item)
 
 
-@router.get("/answers/{answer_id}", responses={404: {"description": "Unknown id"}})
+@router.get("/answers/{answer_id}", responses={404: error("Unknown id")})
 async def get_answer(answer_id: str, service: ServiceDep) -> ApprovedAnswerOut:
     try:
         return _out(service, await run_in_threadpool(service.approved.get, answer_id))
@@ -84,7 +86,10 @@ async def get_answer(answer_id: str, service: ServiceDep) -> ApprovedAnswerOut:
         raise _unknown(answer_id) from exc
 
 
-@router.put("/answers/{answer_id}", responses={404: {"description": "Unknown id"}, 422: {}})
+@router.put(
+    "/answers/{answer_id}",
+    responses={404: error("Unknown id"), 422: INVALID_ANSWER},
+)
 async def update_answer(answer_id: str, body: ApprovedAnswerIn, service: ServiceDep) -> ApprovedAnswerOut:
     """Replace an approved answer's fields (send `retired: false` to bring a retired one back)."""
     try:
@@ -96,7 +101,7 @@ async def update_answer(answer_id: str, body: ApprovedAnswerIn, service: Service
     return _out(service, item)
 
 
-@router.delete("/answers/{answer_id}", responses={404: {"description": "Unknown id"}})
+@router.delete("/answers/{answer_id}", responses={404: error("Unknown id")})
 async def retire_answer(
     answer_id: str, service: ServiceDep, purge: Annotated[bool, Query()] = False
 ) -> ApprovedAnswerOut:
@@ -135,7 +140,7 @@ async def sources(service: ServiceDep) -> SourcesList:
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         200: {"description": "With ?wait=true: the `pm-ingest sync --json` report", "model": IngestReport},
-        409: {"description": "No sources file"},
+        409: error("No sources file"),
     },
 )
 async def sync_sources(

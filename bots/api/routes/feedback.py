@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from assistant.types import Conversation
 from bots.api.deps import OwnerDep, ServiceDep, rate_limit
+from bots.api.responses import error
 from bots.api.text_guard import reject_unsafe_text
 
 router = APIRouter(
@@ -33,14 +34,14 @@ class FeedbackAck(BaseModel):
     recorded: bool = True
 
 
-@router.post("/feedback", status_code=status.HTTP_201_CREATED, responses={404: {"description": "Unknown"}})
+@router.post("/feedback", status_code=status.HTTP_201_CREATED, responses={404: error("Unknown message id")})
 async def feedback(body: FeedbackRequest, service: ServiceDep, owner: OwnerDep) -> FeedbackAck:
     """Record a rating; 404 if the message id was never issued or is in another caller's conversation."""
     await run_in_threadpool(service.feedback, body.message_id, body.rating, body.comment, owner=owner)
     return FeedbackAck(message_id=body.message_id, rating=body.rating)
 
 
-@router.get("/conversations/{conversation_id}", responses={404: {"description": "Unknown conversation"}})
+@router.get("/conversations/{conversation_id}", responses={404: error("Unknown conversation")})
 async def conversation(conversation_id: str, service: ServiceDep, owner: OwnerDep) -> Conversation:
     """Every turn of one of the caller's conversations, oldest first (anyone else's is a 404)."""
     found = await run_in_threadpool(service.conversation, conversation_id, owner)
