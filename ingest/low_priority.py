@@ -46,13 +46,15 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def _init_child(options: dict[str, Any], nice: int) -> None:
+def _init_child(options: dict[str, Any], nice: int, parent: int) -> None:
     """Runs once in the child: exit with the parent, load the model, then one thread at low priority.
     The model loads before the priority drops: on a busy machine a niced import can take minutes, and a
     job waiting on it would only look stuck. `options` are the served embedder's (`Embedder.options()`),
-    so the child writes vectors of the same backend into the same collections."""
+    so the child writes vectors of the same backend into the same collections. `parent` is the server's
+    pid as the server gave it: were the server gone before this runs, `os.getppid()` would already name
+    whatever adopted the child, and the child would watch that forever."""
     global _child_embedder
-    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent-watch").start()
     _child_embedder = Embedder(**{**options, "threads": 1, "query_cache_size": 0})
     _child_embedder.load()
     if _child_embedder.backend == "torch":
@@ -89,7 +91,7 @@ class ProcessEmbedder(Embedder):
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_child,
-                initargs=(self._options, self._nice),
+                initargs=(self._options, self._nice, os.getpid()),
             )
         return self._pool
 

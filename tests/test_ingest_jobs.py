@@ -366,3 +366,23 @@ def test_sigkill_during_an_upload_and_a_reindex_then_restart(tmp_path: Path, emb
     assert got["sentence_owners"] == got["ids"]
     assert got["files"] == want["files"]
     assert not list((data / "tmp").iterdir()), "staging or backup files left behind"
+
+
+def test_an_embedding_child_whose_server_is_already_gone_exits_at_once() -> None:
+    """The child watches the pid its server handed it, not `os.getppid()` read at start-up: a child
+    that starts after its server died has already been adopted, and would watch its adopter forever."""
+    code = (
+        "import os, subprocess, sys\n"
+        "gone = subprocess.Popen([sys.executable, '-c', 'pass']); gone.wait()\n"
+        "import time\n"
+        "from assistant.config import Settings\n"
+        "from assistant.embeddings import embedder_for\n"
+        "from ingest.low_priority import _init_child\n"
+        "_init_child(embedder_for(Settings()).options(), 0, gone.pid)  # a server that is gone\n"
+        "time.sleep(60)\n"
+        "sys.exit(3)  # not reached: the parent watcher exits with 0\n"
+    )
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], env=child_env(), timeout=60)
+    assert result.returncode == 0
+    assert time.monotonic() - started < 30

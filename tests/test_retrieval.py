@@ -58,8 +58,7 @@ def test_the_api_loads_no_document_parser_or_language_model_client_until_one_is_
 
     heavy = ("openai", "langchain_openai", "pypdf", "docx", "trafilatura", "sklearn", "torch")
     code = (
-        "import sys; import bots.api.app, bots.cli; "
-        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+        f"import sys; import bots.api.app, bots.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env()
