@@ -83,16 +83,15 @@ def retrieve(search: Any, questions: list[dict[str, Any]]) -> list[Example]:
 
 
 def _sentence_rows(examples: list[Example], passages: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate sentences of answerable questions, labelled by whether they hold an answer key."""
+    """Candidate sentences of every question, labelled by whether they hold an answer key. An unanswerable
+    question's sentences hold none: the scorer learns what a sentence that only looks like an answer is."""
     xs, ys, groups = [], [], []
     for ex in examples:
-        if not ex.answerable:
-            continue
-        keys = list(ex.q["answer_keys"])
+        keys = list(ex.q["answer_keys"]) if ex.answerable else []
         for question, result in zip([ex.q["question"], *ex.parts], ex.results, strict=True):
             for c in candidates(read(question), result, passages, f"{question} {result.expanded}"):
                 xs.append(c.x)
-                ys.append(1 if has_key(c.text, keys) else 0)
+                ys.append(1 if keys and has_key(c.text, keys) else 0)
                 groups.append(ex.q["doc"])
     return np.stack(xs), np.asarray(ys), np.asarray(groups)
 
@@ -154,7 +153,7 @@ def _question_rows(
             probs = scorer.predict(np.stack([c.x for c in scored]))
             for c, p in zip(scored, probs, strict=True):
                 c.p = float(p)
-        if oof is not None and ex.answerable:
+        if oof is not None:
             # Out-of-fold probabilities for the train split's own sentences (same order as _sentence_rows).
             for c in scored:
                 c.p = oof.get(row, c.p)
