@@ -107,3 +107,13 @@ def test_numbers_in_a_question_leave_out_years() -> None:
         "4,200",
         "12",
     ]
+
+
+def test_a_question_word_inside_a_clause_does_not_ask() -> None:
+    # "when" here subordinates ("from when it began"); "which" opens the question.
+    reading = read("Which hub was the technician from when the scheme began?")
+    assert reading.kind is None
+    assert reading.clause.startswith("Which hub")
+    # After a conjunction or a question mark a question word opens a new clause.
+    assert read("The rota changed, so when did it start?").kind == "date"
+    assert read("we got a request? what's the deadline?").kind == "date"

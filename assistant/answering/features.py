@@ -53,6 +53,9 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "clause_cover",
     "clause_rarest",
     "numbers_missing",
+    "idf_overlap_margin",
+    "clause_cover_margin",
+    "focus_stem_margin",
 )
 
 ANSWERABLE_FEATURES: tuple[str, ...] = (
@@ -208,9 +211,34 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
                 _weighted(sentence_terms | head_terms, asked, index),
                 len(rarest & (sentence_terms | head_terms)) / len(rarest) if rarest else 0.0,
                 numbers_missing,
+                0.0,
+                0.0,
+                0.0,
             ]
             out.append(Candidate(pn, sn, passage, np.asarray(x, dtype=np.float64)))
+    _margins(out)
     return out
+
+
+_MARGINS = (
+    ("idf_overlap_margin", "idf_overlap"),
+    ("clause_cover_margin", "clause_cover"),
+    ("focus_stem_margin", "focus_stem"),
+)
+
+
+def _margins(out: list[Candidate]) -> None:
+    """Each overlap beside the best any candidate of the question reaches: what picks the answer among a
+    question's sentences is how a sentence compares with the others, which a linear score of absolute
+    overlaps mixes up with how wordy the question is."""
+    if not out:
+        return
+    matrix = np.stack([c.x for c in out])
+    for margin, base in _MARGINS:
+        column = SENTENCE_FEATURES.index(base)
+        matrix[:, SENTENCE_FEATURES.index(margin)] = matrix[:, column] - matrix[:, column].max()
+    for c, row in zip(out, matrix, strict=True):
+        c.x = row
 
 
 def _rarest_in(asked: list[str], passage: Passage, index: CachedIndex | None) -> float:

@@ -118,7 +118,7 @@ KIND_NOUNS = (
 )
 
 _WH = re.compile(
-    r"\b(how\s+(?:many|much|long|often|soon|quickly|fast|far|big|old)|how|what|what's|whats|wat|when|whens|wen|"
+    r"\b(how\s+(?:many|much|long|often|soon|quickly|fast|far|big|old)|how|what['’]s|whats|what|wat|when|whens|wen|"
     r"which|who|whom|whose|where|why)\b",
     re.I,
 )
@@ -127,6 +127,7 @@ _YES_NO = re.compile(
     r"has|have|may|might)\b",
     re.I,
 )
+_OPENS_CLAUSE = re.compile(r"(?:^|[,.;:!?—–-]|\b(?:and|so|but|or))\s*$", re.I)
 _YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 _WORD = re.compile(r"[a-z0-9£%][a-z0-9'’/.-]*", re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*\b|\b[A-Z]{2,}s?\b")
@@ -189,9 +190,12 @@ def _clause(question: str) -> tuple[str, str, int]:
     matches = list(_WH.finditer(question))
     if not matches:
         return "", "", 0
-    last = matches[-1]
+    # A question word inside a clause ("which practice was she from when it began?") subordinates; the
+    # one that opens a clause (first, after punctuation, or after a conjunction) asks.
+    opening = [m for m in matches if _OPENS_CLAUSE.search(question[: m.start()])]
+    last = (opening or matches)[-1]
     # "what is the X and when did it…" : the first question word of the final clause counts.
-    return last.group(1).lower(), question[last.end() :], last.start()
+    return last.group(1).lower().replace("’", "'"), question[last.end() :], last.start()
 
 
 def _phrase(words: list[str]) -> list[str]:
