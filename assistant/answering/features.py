@@ -90,6 +90,8 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     "numbers_missing",
     *(f"kind_{k}" for k in KINDS),
     *(f"kind_new_best_{k}" for k in KINDS),
+    "best_passage_missing_max",
+    "best_passage_missing_share",
 )
 
 
@@ -267,6 +269,8 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
     known_idf = sum(vocabulary[t] for t in known)
     ceiling = math.log(len(index.ids) + 1.5) if index is not None else 1.0
     unknown = len(asked) - len(known)
+    # The same for the passage the best sentence comes from: the answer's own context must speak of all.
+    own_missing = [vocabulary[t] for t in known if t not in best.passage.terms]
     x = [
         best.p,
         ranked[1].p if len(ranked) > 1 else 0.0,
@@ -301,5 +305,7 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
         # sum for money. One indicator per kind, and the best sentence's new span per kind.
         *(1.0 if reading.kind == k else 0.0 for k in KINDS),
         *(best.feature("kind_new") if reading.kind == k else 0.0 for k in KINDS),
+        max(own_missing, default=0.0) / ceiling,
+        sum(own_missing) / known_idf if known_idf else 0.0,
     ]
     return np.asarray(x, dtype=np.float64)
