@@ -92,6 +92,7 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     *(f"kind_new_best_{k}" for k in KINDS),
     "best_passage_missing_max",
     "best_passage_missing_share",
+    "typed_best_p",
 )
 
 
@@ -307,5 +308,7 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
         *(best.feature("kind_new") if reading.kind == k else 0.0 for k in KINDS),
         max(own_missing, default=0.0) / ceiling,
         sum(own_missing) / known_idf if known_idf else 0.0,
+        # The likeliest sentence that holds a new answer of the kind asked for (none: nothing to offer).
+        max((c.p for c in scored if c.feature("kind_new")), default=0.0) if reading.kind else best.p,
     ]
     return np.asarray(x, dtype=np.float64)
