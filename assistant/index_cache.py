@@ -25,7 +25,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -158,6 +158,11 @@ class CachedIndex:
         indptr = np.asarray(self.bm25.scores["indptr"])
         return self.bm25.vocab_dict, np.diff(indptr)
 
+    @cached_property
+    def idf(self) -> Mapping[str, float]:
+        """The IDF of every term some chunk holds, as a read-only mapping computed on lookup."""
+        return _Idf(self)
+
     def idf_of(self, term: str) -> float:
         """Inverse document frequency over chunks (BM25's form), so that overlap with a rare term
         ("fundholding") counts for more than with one in every chunk ("practice"). A term no chunk holds
@@ -179,6 +184,31 @@ class CachedIndex:
         if not known:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+
+class _Idf(Mapping[str, float]):
+    """`CachedIndex.idf`: terms BM25 knows, each IDF computed when asked (no dict of the vocabulary)."""
+
+    def __init__(self, index: CachedIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, term: str) -> float:
+        vocab, df = self._index._df
+        token = vocab.get(term)
+        if token is None or token >= len(df) or df[token] == 0:
+            raise KeyError(term)
+        return self._index.idf_of(term)
+
+    def __contains__(self, term: object) -> bool:
+        vocab, df = self._index._df
+        token = vocab.get(term) if isinstance(term, str) else None
+        return token is not None and token < len(df) and bool(df[token])
+
+    def __iter__(self) -> Iterator[str]:
+        return (t for t in self._index._df[0] if t in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 # --- building the files from Chroma ---------------------------------------------------------------

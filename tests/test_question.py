@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.answering.question import question_parts, read
-from assistant.answering.shapes import has_shape
+from assistant.answering.shapes import has_shape, new_shape, numbers_in
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,14 @@ from assistant.answering.shapes import has_shape
         ("What percentage of staff replied?", "share"),
         ("How long does a review take?", "duration"),
         ("What is a care navigator?", None),
-        ("widget licence cost", None),
+        # A string of keywords names what it wants with its nouns.
+        ("widget licence cost", "money"),
+        ("gizmo hub opening date", "date"),
+        ("gizmo hub staffing", None),
+        ("What is the name of the hub's register?", "name"),
+        ("what % of hubs replied", "share"),
+        ("How quickly are permits issued?", "duration"),
+        ("What annual rent does the hub pay?", "money"),
     ],
 )
 def test_kind_comes_from_question_words(question: str, kind: str | None) -> None:
@@ -37,6 +44,7 @@ def test_context_first_question_is_read_from_its_last_clause() -> None:
         "I'm new in post at a small surgery and my boss keeps asking, so when did the rota change?"
     )
     assert reading.kind == "date"
+    assert reading.clause == "when did the rota change?"
     assert reading.focus[0] == "rota"  # the context before "so when" is not what is asked about
 
 
@@ -84,3 +92,28 @@ def test_two_part_questions_split_in_two_only() -> None:
 )
 def test_answer_shapes(sentence: str, kind: str, expected: bool) -> None:
     assert has_shape(sentence, kind) is expected
+
+
+def test_an_answer_shape_the_question_already_states_is_no_new_answer() -> None:
+    question = "How much of the £9,000 grant went on training?"
+    assert has_shape("The grant was worth £9,000.", "money", question)
+    assert not new_shape("The grant was worth £9,000.", "money", question)
+    assert new_shape("Of the £9,000, £2,500 went on training.", "money", question)
+    assert not new_shape("Nothing here.", None, question)
+
+
+def test_numbers_in_a_question_leave_out_years() -> None:
+    assert numbers_in("What did the 2031 review say about the 4,200 square feet and room 12?") == [
+        "4,200",
+        "12",
+    ]
+
+
+def test_a_question_word_inside_a_clause_does_not_ask() -> None:
+    # "when" here subordinates ("from when it began"); "which" opens the question.
+    reading = read("Which hub was the technician from when the scheme began?")
+    assert reading.kind is None
+    assert reading.clause.startswith("Which hub")
+    # After a conjunction or a question mark a question word opens a new clause.
+    assert read("The rota changed, so when did it start?").kind == "date"
+    assert read("we got a request? what's the deadline?").kind == "date"

@@ -3,8 +3,10 @@
 Each candidate is one sentence of the top passages. Its features say how close it is to the question
 (dense similarity of the sentence and of its passage, BM25 and IDF-weighted term overlap), whether it
 holds what the question asks for (the kind of answer; the words of the wh-phrase, in their own form or a
-related one; the years the question gives), and where it sits (passage rank, position, heading). None
-names a topic or a question: the fitted models in `models/` weigh them, and `train.py` refits them.
+related one; the years the question gives; whether its answer-shaped span is new, not one the question
+already states; how much of the last wh-clause, and of its rarest words, it covers), and where it sits
+(passage rank, position, heading). None names a topic or a question: the fitted models in `models/`
+weigh them, and `train.py` refits them.
 
 The feature lists are part of the model files: a model is refused on load if its names differ.
 """
@@ -12,12 +14,13 @@ The feature lists are part of the model files: a model is refused on load if its
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answering.question import Reading
-from assistant.answering.shapes import any_number, has_shape
+from assistant.answering.question import KINDS, Reading, stop_words
+from assistant.answering.shapes import any_number, has_shape, new_shape, numbers_in
 from assistant.index_cache import CachedIndex
 from assistant.retrieval import Passage, RetrievalResult
 from assistant.text import leans_back, singular, terms, tokens
@@ -46,6 +49,13 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "length",
     "leans_back",
     "has_number",
+    "kind_new",
+    "clause_cover",
+    "clause_rarest",
+    "numbers_missing",
+    "idf_overlap_margin",
+    "clause_cover_margin",
+    "focus_stem_margin",
 )
 
 ANSWERABLE_FEATURES: tuple[str, ...] = (
@@ -67,6 +77,22 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     "years_present",
     "names_missing",
     "yes_no",
+    "kind_new_best",
+    "kind_new_top",
+    "clause_cover_best",
+    "clause_cover_top",
+    "clause_rarest_best",
+    "clause_rarest_passage",
+    "clause_missing_max",
+    "clause_missing_share",
+    "clause_unknown_share",
+    "numbers_expected",
+    "numbers_missing",
+    *(f"kind_{k}" for k in KINDS),
+    *(f"kind_new_best_{k}" for k in KINDS),
+    "best_passage_missing_max",
+    "best_passage_missing_share",
+    "typed_best_p",
 )
 
 
@@ -98,6 +124,28 @@ def _singulars(text: str) -> set[str]:
     return {singular(w) for w in tokens(text)}
 
 
+def clause_terms(reading: Reading) -> list[str]:
+    """The stemmed content words of what is asked (the last wh-clause, not the context typed before it),
+    each once: the words a passage that answers must speak of."""
+    words = [w for w in tokens(reading.clause or reading.question) if w not in stop_words()]
+    return list(dict.fromkeys(terms(" ".join(words))))
+
+
+def _rarest(asked: list[str], index: CachedIndex, n: int = 2) -> set[str]:
+    """The `n` rarest of the asked-for terms that the index knows (an unknown word is likelier a typo or a
+    word from outside the documents, counted apart): the specific words an answer must speak of."""
+    known = sorted((t for t in asked if t in index.idf), key=lambda t: (-index.idf_of(t), t))
+    return set(known[:n])
+
+
+def _numbers_missing(numbers: list[str], text: str) -> float:
+    """The share of the question's figures that `text` does not hold (as whole numbers)."""
+    if not numbers:
+        return 0.0
+    missing = sum(1 for n in numbers if not re.search(rf"(?<![\d.,]){re.escape(n)}(?![\d])", text))
+    return missing / len(numbers)
+
+
 def candidates(reading: Reading, result: RetrievalResult, passages: int, given: str = "") -> list[Candidate]:
     """Every sentence of the first `passages` passages, with its features. `given` is text whose names
     are no answer to "who" (the question and its glossary expansion)."""
@@ -112,6 +160,9 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
     best_sim = max((s for p in top for s in p.sentence_scores), default=0.0)
     best_bm25 = max((p.features.get("bm25", 0.0) for p in top), default=0.0) or 1.0
     given = given or reading.question
+    asked = clause_terms(reading)
+    rarest = _rarest(asked, index)
+    numbers = numbers_in(reading.question)
     out: list[Candidate] = []
     for pn, passage in enumerate(top):
         meta = passage.metadata
@@ -126,6 +177,7 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
             else 0.0
         )
         focus_passage = len(focus_stems & passage_words) / len(focus_stems) if focus_stems else 0.0
+        numbers_missing = _numbers_missing(numbers, lower_text)
         common = [
             float(passage.features.get("chunk", 0.0)),
             float(passage.score),
@@ -158,9 +210,43 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
                 math.log1p(len(sentence.split())) / 5.0,
                 1.0 if leans_back(sentence) else 0.0,
                 1.0 if any_number(sentence) else 0.0,
+                1.0 if typed and new_shape(sentence, reading.kind, given) else 0.0,
+                _weighted(sentence_terms | head_terms, asked, index),
+                len(rarest & (sentence_terms | head_terms)) / len(rarest) if rarest else 0.0,
+                numbers_missing,
+                0.0,
+                0.0,
+                0.0,
             ]
             out.append(Candidate(pn, sn, passage, np.asarray(x, dtype=np.float64)))
+    _margins(out)
     return out
+
+
+_MARGINS = (
+    ("idf_overlap_margin", "idf_overlap"),
+    ("clause_cover_margin", "clause_cover"),
+    ("focus_stem_margin", "focus_stem"),
+)
+
+
+def _margins(out: list[Candidate]) -> None:
+    """Each overlap beside the best any candidate of the question reaches: what picks the answer among a
+    question's sentences is how a sentence compares with the others, which a linear score of absolute
+    overlaps mixes up with how wordy the question is."""
+    if not out:
+        return
+    matrix = np.stack([c.x for c in out])
+    for margin, base in _MARGINS:
+        column = SENTENCE_FEATURES.index(base)
+        matrix[:, SENTENCE_FEATURES.index(margin)] = matrix[:, column] - matrix[:, column].max()
+    for c, row in zip(out, matrix, strict=True):
+        c.x = row
+
+
+def _rarest_in(asked: list[str], passage: Passage, index: CachedIndex | None) -> float:
+    rarest = _rarest(asked, index) if index is not None else set()
+    return len(rarest & passage.terms) / len(rarest) if rarest else 0.0
 
 
 def question_features(reading: Reading, scored: list[Candidate], result: RetrievalResult) -> np.ndarray:
@@ -177,6 +263,15 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
     for passage in result.passages[:2]:
         covered |= passage.terms
     column = np.stack([c.x for c in scored])
+    asked = clause_terms(reading)
+    vocabulary = index.idf if index is not None else {}
+    known = [t for t in asked if t in vocabulary]
+    missing_idf = [vocabulary[t] for t in known if t not in covered]
+    known_idf = sum(vocabulary[t] for t in known)
+    ceiling = math.log(len(index.ids) + 1.5) if index is not None else 1.0
+    unknown = len(asked) - len(known)
+    # The same for the passage the best sentence comes from: the answer's own context must speak of all.
+    own_missing = [vocabulary[t] for t in known if t not in best.passage.terms]
     x = [
         best.p,
         ranked[1].p if len(ranked) > 1 else 0.0,
@@ -196,5 +291,24 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
         float(column[:, f("year_present")].max()),
         float(column[:, f("names_missing")].min()),
         1.0 if reading.yes_no else 0.0,
+        best.feature("kind_new"),
+        max(c.feature("kind_new") for c in top),
+        best.feature("clause_cover"),
+        max(c.feature("clause_cover") for c in top),
+        best.feature("clause_rarest"),
+        _rarest_in(asked, best.passage, index),
+        max(missing_idf, default=0.0) / ceiling,
+        sum(missing_idf) / known_idf if known_idf else 0.0,
+        unknown / len(asked) if asked else 0.0,
+        1.0 if numbers_in(reading.question) else 0.0,
+        min(c.feature("numbers_missing") for c in scored if c.pn < 2) if scored[0].pn < 2 else 1.0,
+        # How much an answer-shaped span says depends on the kind: any number passes for a count, only a
+        # sum for money. One indicator per kind, and the best sentence's new span per kind.
+        *(1.0 if reading.kind == k else 0.0 for k in KINDS),
+        *(best.feature("kind_new") if reading.kind == k else 0.0 for k in KINDS),
+        max(own_missing, default=0.0) / ceiling,
+        sum(own_missing) / known_idf if known_idf else 0.0,
+        # The likeliest sentence that holds a new answer of the kind asked for (none: nothing to offer).
+        max((c.p for c in scored if c.feature("kind_new")), default=0.0) if reading.kind else best.p,
     ]
     return np.asarray(x, dtype=np.float64)

@@ -82,6 +82,12 @@ MONEY_NOUNS = frozenset(
         "revenue",
         "premium",
         "premiums",
+        "rent",
+        "rents",
+        "fine",
+        "fines",
+        "loan",
+        "loans",
     ]
 )
 SHARE_NOUNS = frozenset(
@@ -105,13 +111,14 @@ KIND_NOUNS = (
             "type",
             "sort",
             "level",
+            "%",
         ]
     )
     | SHARE_NOUNS
 )
 
 _WH = re.compile(
-    r"\b(how\s+(?:many|much|long|often|soon|far|big|old)|how|what|what's|whats|wat|when|whens|wen|"
+    r"\b(how\s+(?:many|much|long|often|soon|quickly|fast|far|big|old)|how|what['’]s|whats|what|wat|when|whens|wen|"
     r"which|who|whom|whose|where|why)\b",
     re.I,
 )
@@ -120,6 +127,7 @@ _YES_NO = re.compile(
     r"has|have|may|might)\b",
     re.I,
 )
+_OPENS_CLAUSE = re.compile(r"(?:^|[,.;:!?—–-]|\b(?:and|so|but|or))\s*$", re.I)
 _YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 _WORD = re.compile(r"[a-z0-9£%][a-z0-9'’/.-]*", re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*\b|\b[A-Z]{2,}s?\b")
@@ -168,20 +176,26 @@ class Reading:
     yes_no: bool = False
     years: tuple[str, ...] = ()
     names: tuple[str, ...] = field(default_factory=tuple)
+    clause: str = ""
+    """The last clause with a question word, from that word on (the whole question when none has one):
+    what is asked, without the context a manager types before it."""
 
 
 def _words(text: str) -> list[str]:
     return [re.sub(r"['’]s?$", "", w.lower()).strip(".") for w in _WORD.findall(text)]
 
 
-def _clause(question: str) -> tuple[str, str]:
-    """The question word and what follows it, from the last clause that has one."""
+def _clause(question: str) -> tuple[str, str, int]:
+    """The question word and what follows it, from the last clause that has one, and where it starts."""
     matches = list(_WH.finditer(question))
     if not matches:
-        return "", ""
-    last = matches[-1]
+        return "", "", 0
+    # A question word inside a clause ("which practice was she from when it began?") subordinates; the
+    # one that opens a clause (first, after punctuation, or after a conjunction) asks.
+    opening = [m for m in matches if _OPENS_CLAUSE.search(question[: m.start()])]
+    last = (opening or matches)[-1]
     # "what is the X and when did it…" : the first question word of the final clause counts.
-    return last.group(1).lower(), question[last.end() :]
+    return last.group(1).lower().replace("’", "'"), question[last.end() :], last.start()
 
 
 def _phrase(words: list[str]) -> list[str]:
@@ -198,9 +212,23 @@ def _phrase(words: list[str]) -> list[str]:
     return out
 
 
+def _kind_of_nouns(phrase: list[str]) -> str | None:
+    """The kind of answer a noun phrase's nouns denote: "the rent" asks for a sum, "the deadline" a date."""
+    nouns = {singular(w) for w in phrase}
+    if nouns & {"year", "date", "day", "month", "deadline"}:
+        return "date"
+    if "%" in nouns or nouns & {singular(s) for s in SHARE_NOUNS}:
+        return "share"
+    if nouns & {singular(m) for m in MONEY_NOUNS}:
+        return "money"
+    if nouns & {singular(u) for u in DURATION_NOUNS} - {"year", "day", "month", "time"}:
+        return "duration"
+    return None
+
+
 def read(question: str) -> Reading:
     """Read the kind of answer and the focus words off the question's last wh-clause."""
-    wh, rest = _clause(question)
+    wh, rest, start = _clause(question)
     words = _words(rest)
     phrase = _phrase(words)
     kind: str | None = None
@@ -215,7 +243,7 @@ def read(question: str) -> Reading:
             kind = "share"
         else:
             kind = "money"
-    elif wh in ("how long", "how soon", "how often"):
+    elif wh in ("how long", "how soon", "how often", "how quickly", "how fast"):
         kind = "duration"
     elif wh_word in ("when", "whens", "wen"):
         kind = "date"
@@ -223,15 +251,13 @@ def read(question: str) -> Reading:
         kind = "name"
     elif wh_word in ("what", "which", "what's", "whats", "wat") and phrase:
         # "what is the X", "which X": the head noun of X says the kind when it has one.
-        nouns = {singular(w) for w in phrase}
-        if nouns & {"year", "date", "day", "month", "deadline"}:
-            kind = "date"
-        elif nouns & {singular(s) for s in SHARE_NOUNS}:
-            kind = "share"
-        elif nouns & {singular(m) for m in MONEY_NOUNS}:
-            kind = "money"
-        elif nouns & {singular(u) for u in DURATION_NOUNS} - {"year", "day", "month", "time"}:
-            kind = "duration"
+        kind = _kind_of_nouns(phrase)
+        if kind is None and "name" in words[:3]:
+            # "what is the name of…" asks for a name as "who" does ("name" is on the stop-word list).
+            kind = "name"
+    elif not wh:
+        # A string of keywords ("surgery rent 2024", "practice closing date") names what it wants last.
+        kind = _kind_of_nouns(_phrase(_words(question)[::-1]))
     focus = tuple(w for w in phrase if w not in KIND_NOUNS and w not in TIME_UNITS)
     yes_no = not wh and bool(_YES_NO.search(question))
     if yes_no:
@@ -251,6 +277,7 @@ def read(question: str) -> Reading:
         yes_no=yes_no,
         years=tuple(m.group(0) for m in _YEAR.finditer(question)),
         names=names,
+        clause=question[start:],
     )
 
 

@@ -65,5 +65,44 @@ def has_shape(sentence: str, kind: str | None, given: str = "") -> bool:
     return False
 
 
+def _spans(sentence: str, kind: str) -> list[str]:
+    if kind == "money":
+        return [m.group(0) for m in _MONEY.finditer(sentence)]
+    if kind == "share":
+        return [m.group(0) for m in _SHARE.finditer(sentence)]
+    if kind == "duration":
+        return [m.group(0) for m in _DURATION.finditer(sentence)]
+    if kind == "count":
+        return [m.group(0) for m in _NUMBER.finditer(_NOT_A_COUNT.sub(" ", sentence))]
+    if kind == "date":
+        found = [m.group(0) for m in _DATE.finditer(sentence)]
+        if _RELATIVE_TIME.search(sentence):
+            found += [m.group(0) for m in _DURATION.finditer(sentence)]
+        return found
+    return [m.group(0) for m in _NAME.finditer(sentence)]
+
+
+def new_shape(sentence: str, kind: str | None, given: str = "") -> bool:
+    """Whether `sentence` holds an answer of `kind` that `given` (the question) does not already state.
+
+    A sentence that repeats the figure or date the question gives ("how much of the £40,000 went on
+    staff?" against "the scheme cost £40,000") has the shape of an answer without being one; this
+    holds for any question that quotes a value to ask about a part of it."""
+    if kind is None:
+        return False
+    seen = given.lower()
+    return any(span.strip().lower() not in seen for span in _spans(sentence, kind))
+
+
+def numbers_in(text: str) -> list[str]:
+    """The figures written in digits in `text` (not years): what a question states and a passage must hold
+    for the passage to be about the same thing."""
+    return [m.group(0).rstrip(".,") for m in _DIGITS.finditer(text) if not _YEAR_ONLY.fullmatch(m.group(0))]
+
+
+_DIGITS = re.compile(r"\d[\d,.]*")
+_YEAR_ONLY = re.compile(r"(?:19|20)\d\d")
+
+
 def any_number(sentence: str) -> bool:
     return bool(_NUMBER.search(sentence))

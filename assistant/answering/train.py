@@ -39,7 +39,7 @@ from assistant.retrieval import RetrievalResult
 EVAL_DIR = Path("tests/eval")
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.05, 0.951, 0.025))
-EXTRA_P = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+EXTRA_P = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MAX_FALSE_REFUSALS = 0.05
 FOLDS = 5
 
@@ -83,16 +83,15 @@ def retrieve(search: Any, questions: list[dict[str, Any]]) -> list[Example]:
 
 
 def _sentence_rows(examples: list[Example], passages: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate sentences of answerable questions, labelled by whether they hold an answer key."""
+    """Candidate sentences of every question, labelled by whether they hold an answer key. An unanswerable
+    question's sentences hold none: the scorer learns what a sentence that only looks like an answer is."""
     xs, ys, groups = [], [], []
     for ex in examples:
-        if not ex.answerable:
-            continue
-        keys = list(ex.q["answer_keys"])
+        keys = list(ex.q["answer_keys"]) if ex.answerable else []
         for question, result in zip([ex.q["question"], *ex.parts], ex.results, strict=True):
             for c in candidates(read(question), result, passages, f"{question} {result.expanded}"):
                 xs.append(c.x)
-                ys.append(1 if has_key(c.text, keys) else 0)
+                ys.append(1 if keys and has_key(c.text, keys) else 0)
                 groups.append(ex.q["doc"])
     return np.stack(xs), np.asarray(ys), np.asarray(groups)
 
@@ -154,7 +153,7 @@ def _question_rows(
             probs = scorer.predict(np.stack([c.x for c in scored]))
             for c, p in zip(scored, probs, strict=True):
                 c.p = float(p)
-        if oof is not None and ex.answerable:
+        if oof is not None:
             # Out-of-fold probabilities for the train split's own sentences (same order as _sentence_rows).
             for c in scored:
                 c.p = oof.get(row, c.p)
@@ -250,7 +249,8 @@ def train(
                 {"min_answerable": t, "extra_sentence_min_p": extra, **{k: round(v, 4) for k, v in m.items()}}
             )
             ok = m["false_refusals"] <= MAX_FALSE_REFUSALS
-            key = (ok, round(m["accuracy"] + m["refusal"], 4), round(m["accuracy"], 4), -t, -extra)
+            # Ties go to the lower threshold (fewer refusals) and the higher sentence bar (shorter answers).
+            key = (ok, round(m["accuracy"] + m["refusal"], 4), round(m["accuracy"], 4), -t, extra)
             if best is None or key > best_key:
                 best, best_key = (t, extra, m["accuracy"]), key
     assert best is not None
