@@ -25,13 +25,13 @@ TARGETS = {"answer_accuracy": 0.90, "refusal_accuracy": 0.85}
 TARGET_MAX_FALSE_REFUSALS = 0.05
 MARGIN = 0.03
 # Measured on the test split at the end of the work that set them (see the README's figures), with
-# the int8 ONNX encoder and candidates from dense chunks + BM25 (no whole-store sentence scan).
+# the int8 ONNX encoder and candidates from dense chunks + BM25, ranked again by best sentence.
 MEASURED = {
     "answer_accuracy": 0.77,
     "naive_accuracy": 0.71,
     "context_recall_at_4": 0.96,
-    "refusal_accuracy": 0.51,
-    "false_refusal_rate": 0.15,
+    "refusal_accuracy": 0.585,
+    "false_refusal_rate": 0.13,
 }
 FLOORS = {
     name: round(min(MEASURED[name], TARGETS.get(name, 1.0)) - MARGIN, 2)
