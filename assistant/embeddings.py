@@ -12,12 +12,15 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -143,6 +146,13 @@ class Embedder(Embeddings):
     @property
     def loaded(self) -> bool:
         return self._model is not None or self._onnx is not None
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)`, where the model's forward passes run: here, in this process. An embedder that
+        embeds in a child process (ingest's low-priority one) runs it there, so the rest of an ingest's
+        CPU-bound Python (loading, chunking, sentence splitting) stays off the serving process too. `fn`
+        and its arguments must be picklable (module-level functions, plain data)."""
+        return fn(*args)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -106,8 +106,9 @@ class ChunkStore(VectorStore):
         sentence_meta: list[Any] = []  # chroma's Metadata mapping type
         owners: list[int] = []
         embed_texts: list[str] = []
-        for n, (chunk_id, doc) in enumerate(zip(ids, documents, strict=True)):
-            sentences = split_sentences(doc.page_content)
+        # Sentence splitting is CPU-bound Python: it runs where the model runs (`Embedder.run`).
+        split = self.embedder.run(split_each, [d.page_content for d in documents])
+        for n, (chunk_id, doc, sentences) in enumerate(zip(ids, documents, split, strict=True)):
             embed_texts.extend(with_context(sentences))
             for i, sentence in enumerate(sentences):
                 sentence_ids.append(f"{chunk_id}:{i}")
@@ -295,6 +296,11 @@ class ChunkStore(VectorStore):
             return True
         except Exception:
             return False
+
+
+def split_each(texts: list[str]) -> list[list[str]]:
+    """Each text's sentences (module-level, so a child process can run it)."""
+    return [split_sentences(t) for t in texts]
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from langchain_classic.indexes import SQLRecordManager
 from langchain_core.documents import Document
 from langchain_core.indexing import index
 
-from assistant.config import Settings
+from assistant.config import IngestSettings, Settings
 from assistant.store import ChunkStore
 from assistant.types import IngestFailure, IngestReport
 from ingest.chunking import chunk_documents
@@ -47,6 +47,11 @@ ingested_files = sa.Table(
     sa.Column("digest", sa.String, nullable=False),
     sa.Column("chunks", sa.Integer, nullable=False),
 )
+
+
+def load_and_chunk(path: Path, root: Path, limits: IngestSettings) -> list[Document]:
+    """One file's chunks (module-level, so a child process can run it)."""
+    return chunk_documents(load_file(path, root, limits))
 
 
 @dataclass
@@ -411,13 +416,15 @@ class Indexer:
         ready: list[_Pending] = []
         for item in pending:
             try:
+                # Loading and chunking are CPU-bound Python: they run where the embedder runs its
+                # model, which for background jobs is a low-priority child, not the serving process.
+                run = self.store.embedder.run
                 if item.documents is not None:
-                    docs = item.documents
+                    item.chunks = run(chunk_documents, item.documents)
                 else:
                     assert item.path is not None
                     assert isinstance(item.root, Path)
-                    docs = load_file(item.path, item.root, self.limits)
-                item.chunks = chunk_documents(docs)
+                    item.chunks = run(load_and_chunk, item.path, item.root, self.limits)
                 if not item.chunks:
                     raise LoadError("no indexable text (every passage is under 10 words)")
                 limit = self.limits.max_chunks_per_document

@@ -22,9 +22,10 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +33,8 @@ from assistant.config import IngestSettings
 from assistant.embeddings import Embedder
 
 PARENT_CHECK_S = 1.0
+
+T = TypeVar("T")
 
 # The child process's own model (set by `_init_child`).
 _child_embedder: Embedder | None = None
@@ -127,6 +130,14 @@ class ProcessEmbedder(Embedder):
             for i in range(0, len(texts), self._chunk_texts)
         ]
         return np.concatenate([p.result() for p in parts]).astype(np.float32, copy=False)
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Runs `fn` in the child, beside the model (see `Embedder.run`)."""
+        try:
+            return self._executor().submit(fn, *args).result()
+        except BrokenProcessPool:
+            self.close()
+            return self._executor().submit(fn, *args).result()
 
     def close(self) -> None:
         if self._pool is not None:
