@@ -109,3 +109,13 @@ VOCAB = [
     "estates",
     "telephony",
 ]
+
+# A one-note corpus for front-door tests that need a real index and nothing more.
+ROTA_DOC = """---
+title: Quillfield surgery rota policy
+topic: workforce
+published: 2024-03-04
+---
+Under the Quillfield rota policy, reception staff rotate between the front desk and the telephone
+queue every two hours. The practice manager reviews the Quillfield rota policy each April.
+"""

@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import child_env, make_settings
 from fastapi.testclient import TestClient
+from fixtures_docs import ROTA_DOC
 
 from assistant.embeddings import Embedder
 from assistant.service import AnswerService
@@ -56,16 +57,6 @@ def assert_json_error(response: httpx.Response, status: int) -> dict[str, Any]:
     assert body["request_id"] == response.headers["x-request-id"]
     assert "Traceback" not in response.text
     return body
-
-
-ROTA_DOC = """---
-title: Quillfield surgery rota policy
-topic: workforce
-published: 2024-03-04
----
-Under the Quillfield rota policy, reception staff rotate between the front desk and the telephone
-queue every two hours. The practice manager reviews the Quillfield rota policy each April.
-"""
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ import httpx
 import pytest
 import schemathesis
 from conftest import make_settings
+from fixtures_docs import ROTA_DOC
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.checks import CheckFunction
@@ -61,14 +62,6 @@ SEED = 20261202
 SEEN: dict[str, Counter[int]] = {}
 """Status codes each operation answered during the fuzz run (checked by the last test)."""
 
-DOC = """---
-title: Quillfield surgery rota policy
-topic: workforce
-published: 2024-03-04
----
-Under the Quillfield rota policy, reception staff rotate between the front desk and the telephone
-queue every two hours. The practice manager reviews the Quillfield rota policy each April.
-"""
 
 NOTE = """# Quillfield car park
 
@@ -129,7 +122,7 @@ def base_url(fuzz_root: Path, embedder: Embedder) -> Iterator[str]:
     base = fuzz_root
     corpus = base / "corpus"
     corpus.mkdir()
-    (corpus / "rota.md").write_text(DOC, encoding="utf-8")
+    (corpus / "rota.md").write_text(ROTA_DOC, encoding="utf-8")
     settings_ = app_settings(base / "data")
     service = AnswerService(settings_, embedder=embedder)
     Indexer(settings_, service.store).run([corpus])
