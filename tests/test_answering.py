@@ -101,11 +101,6 @@ def test_an_off_topic_question_is_refused_with_nearest_topics(service: AnswerSer
     assert "doesn't cover" in answer.answer
 
 
-@pytest.mark.xfail(
-    reason="known gap (issue 10 note): the answerability model is under-confident on a short launch-date "
-    "sentence, so one part of this question is declined",
-    strict=False,
-)
 def test_a_two_part_question_cites_both_parts(service: AnswerService) -> None:
     answer = service.answer("When was the widget licence scheme launched, and how many gizmo hubs are there?")
     assert answer.grounded, answer.answer

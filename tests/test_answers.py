@@ -361,13 +361,6 @@ def test_superseded_custom_note_names_its_successor(service_factory: Callable[..
 MAX_AGE_DAYS = 365
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known gap (issue 10 note): on this three-sentence corpus the answerability model "
-        "gives a partial answer, not a grounded one"
-    ),
-    strict=False,
-)
 def test_old_sources_get_an_age_note(service_factory: Callable[..., AnswerService]) -> None:
     today = date.today()
     stale = (today - timedelta(days=MAX_AGE_DAYS + 40)).isoformat()
