@@ -33,6 +33,11 @@ from assistant.answering.shapes import has_shape, new_shape, numbers_in
         ("what % of hubs replied", "share"),
         ("How quickly are permits issued?", "duration"),
         ("What annual rent does the hub pay?", "money"),
+        # "how much" before a noun asks a quantity of that noun; only a noun of money asks a sum.
+        ("How much study leave do trainees get?", "amount"),
+        ("How much experience must an applicant have?", "amount"),
+        ("How much cash did the club hold?", "money"),
+        ("How much did the club pay for the hall?", "money"),
     ],
 )
 def test_kind_comes_from_question_words(question: str, kind: str | None) -> None:
@@ -75,6 +80,20 @@ def test_two_part_questions_split_in_two_only() -> None:
     assert question_parts("What is a widget?") == ["What is a widget?"]
 
 
+def test_an_auxiliary_after_and_opens_a_yes_no_part_and_thanks_are_no_part() -> None:
+    assert question_parts("How many staff do the two hubs have, and will any lose their jobs?") == [
+        "How many staff do the two hubs have?",
+        "will any lose their jobs?",
+    ]
+    assert question_parts("what will the new hub be called and how many rooms will it have? ta") == [
+        "what will the new hub be called?",
+        "how many rooms will it have?",
+    ]
+    # "and have…" continuing a statement asks nothing: context before one question stays one question.
+    context = "I'm sorting our files this week and have a pile of hub minutes. Which year did it open?"
+    assert question_parts(context) == [context]
+
+
 @pytest.mark.parametrize(
     ("sentence", "kind", "expected"),
     [
@@ -88,6 +107,15 @@ def test_two_part_questions_split_in_two_only() -> None:
         ("Forms are due two weeks before the meeting.", "date", True),
         ("You may apply at any time.", "date", False),
         ("The chair is Dr Amal Okafor.", "name", True),
+        # Clock times and weekdays are written times; a clock time is no count.
+        ("Staff must phone in by 7.30am.", "date", True),
+        ("The club meets on the second Tuesday of each month.", "date", True),
+        ("The desk is open 8am to 6.30pm.", "duration", True),
+        ("Staff must phone in by 7am.", "count", False),
+        # An amount may be given in any unit.
+        ("Trainees get 27 days a year.", "amount", True),
+        ("About 40% of staff replied.", "amount", True),
+        ("Nobody replied.", "amount", False),
     ],
 )
 def test_answer_shapes(sentence: str, kind: str, expected: bool) -> None:

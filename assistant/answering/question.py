@@ -88,6 +88,8 @@ MONEY_NOUNS = frozenset(
         "fines",
         "loan",
         "loans",
+        "money",
+        "cash",
     ]
 )
 SHARE_NOUNS = frozenset(
@@ -132,7 +134,9 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 _WORD = re.compile(r"[a-z0-9£%][a-z0-9'’/.-]*", re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*\b|\b[A-Z]{2,}s?\b")
 
-KINDS = ("money", "share", "duration", "count", "date", "name")
+KINDS = ("money", "share", "duration", "count", "date", "name", "amount")
+"""The kinds of answer a question can ask for. "amount" is a quantity of something not measured in money
+("how much annual leave", "how much experience"): any figure answers it, whatever its unit."""
 
 
 @lru_cache(maxsize=1)
@@ -241,6 +245,10 @@ def read(question: str) -> Reading:
             kind = "count"
         elif head & {singular(s) for s in SHARE_NOUNS} or (words[:1] == ["of"]):
             kind = "share"
+        elif words[:1] and words[0] not in stop_words() and _kind_of_nouns(phrase) != "money":
+            # "how much annual leave": a noun right after "how much" names what is measured, and only a
+            # noun of money makes the answer a sum. A verb after it ("how much did they pay") asks a sum.
+            kind = "amount"
         else:
             kind = "money"
     elif wh in ("how long", "how soon", "how often", "how quickly", "how fast"):
@@ -282,18 +290,35 @@ def read(question: str) -> Reading:
 
 
 _PART_SPLIT = re.compile(
-    r",?\s+and\s+(?=(?:how|when|what|who|whom|which|where|why|is|are|was|were|did|does|do|can)\b)"
+    r",?\s+and\s+(?=(?:how|when|what|who|whom|which|where|why|is|are|was|were|did|does|do|can|could|will|"
+    r"would|should|has|have|had|must|may|might)\b)"
     r"|\?\s+(?=\S)",
     re.I,
 )
+
+
+_ASKS = re.compile(
+    r"^\W*(?:is|are|was|were|did|does|do|can|could|will|would|should|has|have|had|must|may|might)\b", re.I
+)
+
+
+def _asks(part: str) -> bool:
+    """Whether a piece is itself a question: it has a question word, or opens with an auxiliary (the
+    yes/no form). "…, and have lots of evidence on X" continues a statement; it asks nothing."""
+    return bool(_WH.search(part) or _ASKS.match(part))
 
 
 def question_parts(question: str) -> list[str]:
     """The two parts of a two-part question ("When did X start, and how many Y are there?"), split at
     "and" before a question word or at a question mark followed by more text. More than two pieces is
     read as one question: long context-first questions break into fragments that are no questions, and
-    a part under five words is a fragment too."""
+    a part under five words is a fragment too, and so is a piece that asks nothing. Auxiliaries and
+    modals after "and" open a yes/no part ("…, and will any lose their jobs?") as question words open a
+    wh-part."""
     parts = [p.strip(" ,?") for p in _PART_SPLIT.split(question)]
-    if len(parts) != 2 or any(len(p.split()) < 5 for p in parts):
+    # A closing "thanks" or "ta" after the question mark is no part: a piece of function words and
+    # interjections only asks nothing.
+    parts = [p for p in parts if any(w not in stop_words() for w in _words(p))]
+    if len(parts) != 2 or any(len(p.split()) < 5 for p in parts) or not all(map(_asks, parts)):
         return [question]
     return [p + "?" for p in parts]

@@ -15,6 +15,9 @@ NUMBER_WORDS = (
     r"million|billion|dozen|half|a third|a quarter"
 )
 MONTHS = r"January|February|March|April|May|June|July|August|September|October|November|December"
+WEEKDAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+# Clock times: "7am", "6.30pm", "18:00", "noon".
+_CLOCK = r"\b\d{1,2}(?:[.:]\d\d)?\s?(?:am|pm)\b|\b(?:[01]?\d|2[0-3]):[0-5]\d\b|\b(?:noon|midday|midnight)\b"
 
 _MONEY = re.compile(
     r"£\s?\d|\$\s?\d|€\s?\d|\b\d[\d,.]*\s?(?:bn|m|k|billion|million)\b|\bpounds\b|\bpence\b", re.I
@@ -22,7 +25,9 @@ _MONEY = re.compile(
 _SHARE = re.compile(r"\d\s?%|\bper ?cent\b|\b(?:half|a third|a quarter|two thirds|three quarters)\b", re.I)
 _DURATION = re.compile(
     rf"\b(?:\d+|{NUMBER_WORDS})(?:[- ](?:and a half|to \d+))?[- ](?:working[- ])?"
-    r"(?:second|minute|hour|day|week|fortnight|month|year)s?\b|\bfortnight\b",
+    r"(?:second|minute|hour|day|week|fortnight|month|year)s?\b|\bfortnight\b"
+    # A span between two clock times ("8am to 6.30pm") is a duration as "ten hours" is.
+    rf"|(?:{_CLOCK})\s*(?:to|until|till|-|–)\s*(?:{_CLOCK})",
     re.I,
 )
 _NUMBER = re.compile(rf"\b\d[\d,.]*\b|\b(?:{NUMBER_WORDS})\b", re.I)
@@ -30,12 +35,13 @@ _NUMBER = re.compile(rf"\b\d[\d,.]*\b|\b(?:{NUMBER_WORDS})\b", re.I)
 _NOT_A_COUNT = re.compile(
     rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?(?:{MONTHS})(?:\s+\d{{4}})?\b|\b(?:19|20)\d\d(?:/\d\d)?\b"
     rf"|\b(?:\d+|{NUMBER_WORDS})[- ](?:day|week|month|year)s?\b"
-    r"|£\s?[\d,.]+\s?(?:bn|m|k)?\b|\b[\d.]+\s?(?:%|per ?cent)",
+    r"|£\s?[\d,.]+\s?(?:bn|m|k)?\b|\b[\d.]+\s?(?:%|per ?cent)"
+    rf"|{_CLOCK}",
     re.I,
 )
 _DATE = re.compile(
     # Case matters: "may" is no month.
-    rf"\b(?:19|20)\d\d\b|\b(?:{MONTHS})\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b"
+    rf"\b(?:19|20)\d\d\b|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})s?\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|{_CLOCK}"
     r"|\b(?:spring|summer|autumn|winter)\b|\b(?:annually|quarterly|monthly|weekly)\b",
 )
 _RELATIVE_TIME = re.compile(r"\b(?:before|after|within|by|until|from)\b", re.I)
@@ -62,7 +68,13 @@ def has_shape(sentence: str, kind: str | None, given: str = "") -> bool:
     if kind == "name":
         seen = given.lower()
         return any(m.group(0).lower() not in seen for m in _NAME.finditer(sentence))
+    if kind == "amount":
+        return any(has_shape(sentence, k) for k in _AMOUNTS)
     return False
+
+
+# A quantity of something not measured in money may be given in any of these (days, %, a count, a sum).
+_AMOUNTS = ("money", "share", "duration", "count")
 
 
 def _spans(sentence: str, kind: str) -> list[str]:
@@ -79,6 +91,8 @@ def _spans(sentence: str, kind: str) -> list[str]:
         if _RELATIVE_TIME.search(sentence):
             found += [m.group(0) for m in _DURATION.finditer(sentence)]
         return found
+    if kind == "amount":
+        return [span for k in _AMOUNTS for span in _spans(sentence, k)]
     return [m.group(0) for m in _NAME.finditer(sentence)]
 
 

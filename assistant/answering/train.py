@@ -5,7 +5,9 @@
 
 Method (design.md, "Method rules"): the models are fitted on the *train* split only, their
 regularisation chosen by cross-validation grouped by document (a document's sentences never sit on both
-sides of a fold); the thresholds are chosen on *dev*; the *test* split is not read here at all. The
+sides of a fold); the thresholds are chosen on *dev* (the false-refusal bound checked on dev pooled
+with the train split's out-of-fold probabilities, `pooled_false_refusals`); the *test* split is not
+read here at all. The
 answerability model is fitted on out-of-fold sentence probabilities, so it sees the scorer as it
 behaves on questions it was not fitted on. Everything is deterministic (fixed folds, lbfgs, sorted
 inputs), so the same store and splits give the same files; `tests/test_models.py` checks the shipped
@@ -199,6 +201,23 @@ def evaluate_policy(
     }
 
 
+def pooled_false_refusals(
+    dev_rate: float, dev_ex: list[Example], held_out: np.ndarray, threshold: float
+) -> float:
+    """False refusals over dev's answerable questions and the train split's, the latter judged by their
+    out-of-fold probabilities (a question is refused below the threshold).
+
+    Why pooled: dev holds about a hundred answerable questions, so one question moves its false-refusal
+    rate by a point; a bound checked on dev alone picks a threshold that overshoots it on new questions
+    (grouped cross-validation over train and dev put the threshold that keeps false refusals within 5%
+    well below the one dev alone picks). Out-of-fold probabilities come from models that never saw the
+    question's document, so they are held-out evidence as dev's are; accuracy and refusal, which the
+    threshold trades against, are still read on dev alone."""
+    dev_answerable = sum(1 for ex in dev_ex if ex.answerable)
+    refused = dev_rate * dev_answerable + float((held_out < threshold).sum())
+    return refused / max(dev_answerable + len(held_out), 1)
+
+
 def digest(*paths: Path) -> str:
     h = hashlib.sha256()
     for path in paths:
@@ -225,7 +244,10 @@ def train(
     scorer, oof = _fit(x, y, groups, SENTENCE_FEATURES, meta)
     log(f"sentence scorer: {len(y)} candidates, {int(y.sum())} hold a key, C={scorer.meta['C']}")
     qx, qy, qgroups = _question_rows(train_ex, scorer, passages, dict(enumerate(oof)))
-    answerability, _ = _fit(qx, qy, qgroups, ANSWERABLE_FEATURES, meta)
+    answerability, train_oof = _fit(qx, qy, qgroups, ANSWERABLE_FEATURES, meta)
+    # The train split's answerable questions, each with the probability a model not fitted on its
+    # document gave it: held-out evidence for the false-refusal bound beside dev's.
+    held_out = train_oof[qy == 1]
     log(f"answerability: {len(qy)} questions, {int(qy.sum())} answerable, C={answerability.meta['C']}")
 
     titles = service.cache.current().titles
@@ -245,10 +267,11 @@ def train(
                 answer_settings, titles, passages=passages, scorer=scorer, answerability=answerability
             )
             m = evaluate_policy(dev_ex, policy, dev_judged)
+            m["pooled_false_refusals"] = pooled_false_refusals(m["false_refusals"], dev_ex, held_out, t)
             curve.append(
                 {"min_answerable": t, "extra_sentence_min_p": extra, **{k: round(v, 4) for k, v in m.items()}}
             )
-            ok = m["false_refusals"] <= MAX_FALSE_REFUSALS
+            ok = m["pooled_false_refusals"] <= MAX_FALSE_REFUSALS
             # Ties go to the lower threshold (fewer refusals) and the higher sentence bar (shorter answers).
             key = (ok, round(m["accuracy"] + m["refusal"], 4), round(m["accuracy"], 4), -t, extra)
             if best is None or key > best_key:
@@ -259,13 +282,23 @@ def train(
         c for c in curve if c["min_answerable"] == best[0] and c["extra_sentence_min_p"] == best[1]
     )
     log(f"chosen on dev: {chosen} -> {dev_at_choice}")
-    log("dev curve at the chosen extra_sentence_min_p (threshold: accuracy / refusal / false refusals):")
+    log(
+        "dev curve at the chosen extra_sentence_min_p"
+        " (threshold: accuracy / refusal / false refusals, pooled with train out-of-fold):"
+    )
     for c in curve:
         if c["extra_sentence_min_p"] == best[1]:
-            figures = f"{c['accuracy']:.3f} / {c['refusal']:.3f} / {c['false_refusals']:.3f}"
+            figures = (
+                f"{c['accuracy']:.3f} / {c['refusal']:.3f} / {c['false_refusals']:.3f}"
+                f" (pooled {c['pooled_false_refusals']:.3f})"
+            )
             log(f"  {c['min_answerable']:.3f}: {figures}")
     answerability.meta.update(
-        {"chosen_on_dev": chosen, "dev": dev_at_choice, "target": f"false refusals <= {MAX_FALSE_REFUSALS}"}
+        {
+            "chosen_on_dev": chosen,
+            "dev": dev_at_choice,
+            "target": f"false refusals <= {MAX_FALSE_REFUSALS} on dev pooled with train out-of-fold",
+        }
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     write_stop_words(out_dir / "stop_words.txt")
