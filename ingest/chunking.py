@@ -7,6 +7,7 @@ boundaries with one sentence of overlap so a fact on a boundary is never orphane
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
@@ -101,11 +102,30 @@ def _rebalance(path: str, sentences: list[str]) -> list[_Section]:
     return [_Section(path, sentences[:best]), _Section(path, sentences[max(start, 1) :])]
 
 
+_CLOSED = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+
+def join_sentences(sentences: list[str]) -> str:
+    """A chunk's text from its sentences, so that `split_sentences` finds the same sentences in it.
+
+    The index and the answers split the stored chunk text again. A sentence that ends in a full stop
+    is followed by a space; one that does not (a title, a list item, a table caption, "The steps
+    are:") is followed by a blank line, or the splitter would run it into the next sentence:
+    "Document control Policy owner: …".
+    """
+    text = ""
+    for sentence in sentences:
+        if text:
+            text += " " if _CLOSED.search(text) else "\n\n"
+        text += sentence
+    return text
+
+
 def chunk_document(doc: Document) -> list[Document]:
     """Chunks of one loaded document, each carrying the document's metadata plus `section`/`chunk`."""
     chunks: list[Document] = []
     for section in _pack(_sections(doc)):
-        text = " ".join(section.sentences)
+        text = join_sentences(section.sentences)
         if word_count(text) < MIN_CHUNK_WORDS:
             continue
         metadata = dict(doc.metadata)
