@@ -31,7 +31,7 @@ from langchain_core.documents import Document
 
 from assistant.config import IngestSettings
 from ingest.clean import promote_headings, strip_boilerplate
-from ingest.pdf_text import pdf_page_texts
+from ingest.pdf_text import paragraph_per_line, pdf_page_texts
 from ingest.tables import looks_like_header, markdown_tables_as_rows, row_sentences
 
 Metadata = dict[str, str | int]
@@ -196,7 +196,8 @@ def _front_matter(raw: str, limits: IngestSettings) -> dict[Any, Any]:
 
 
 def load_markdown(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
-    """Corpus notes: YAML front matter becomes metadata, the body is kept as written."""
+    """Corpus notes: YAML front matter becomes metadata, the body is kept as written, except that
+    pipe tables become one labelled sentence per row (`ingest.tables`), as in HTML and Word files."""
     text = check_document_chars(_decode_text(data, ("utf-8-sig",)), limits)
     meta: Metadata = {}
     match = _FRONT_MATTER.match(text)
@@ -207,7 +208,7 @@ def load_markdown(data: bytes, path: Path, limits: IngestSettings) -> list[Piece
             if flat not in (None, "") and name not in RESERVED_KEYS and len(name) <= 100:
                 meta[name] = flat
         text = text[match.end() :]
-    body = _require_text(text)
+    body = markdown_tables_as_rows(_require_text(text))
     meta["title"] = str(meta.get("title") or _first_heading(body) or readable_stem(path))
     return [(body, meta)]
 
@@ -361,7 +362,7 @@ def load_pdf(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
                     "document too long", chars, limits.max_document_chars, "max_document_chars", "+ chars"
                 )
             pages.append(raw)
-        pages = [promote_headings(text) for text in pdf_page_texts(pages)]
+        pages = [paragraph_per_line(promote_headings(text)) for text in pdf_page_texts(pages)]
         info_title = (reader.metadata.title if reader.metadata else None) or ""
     except LoadError:
         raise

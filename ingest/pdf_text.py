@@ -27,6 +27,7 @@ from collections import Counter
 from assistant.text import split_sentences
 from ingest.clean import heading_like
 
+FULL_LINE = 0.85  # a line this close to the page's longest ran into the right margin: it was wrapped
 EDGE_LINES = 3  # how far from a page's top or bottom a running header or footer is looked for
 MAX_RUNNING_WORDS = 30  # running lines are short; a repeated long line is left for a person to judge
 
@@ -41,7 +42,15 @@ _CONTINUING_WORDS = frozenset(
     {"a", "an", "the", "of", "and", "or", "nor", "than", "per", "via", "whose", "including", "between"}
     | {"its", "their", "our", "your", "my"}
 )
-_ITEM_START = re.compile(r"^(?:[-*•▪◦–]\s|\(?(?:[a-zA-Z]|[ivx]{1,4}|\d{1,3})[.)]\s|#)")
+# Words a sentence rarely ends on but a short heading may ("What we stand for", "Who we are"): they
+# mark a wrap only after a line long enough to be prose.
+_LINKING_WORDS = frozenset(
+    {"to", "for", "with", "in", "on", "at", "by", "from", "into", "about", "under", "within", "without"}
+    | {"is", "are", "was", "were", "be", "been", "will", "would", "shall", "should", "can", "could", "may"}
+    | {"must", "has", "have", "had", "that", "which", "who", "where", "when", "if", "but", "not", "all"}
+)
+_BULLET = re.compile(r"^(?:[-*•▪◦–]\s|#)")
+_ITEM_START = re.compile(r"^\(?(?:[a-zA-Z]|[ivx]{1,4}|\d{1,3})[.)]\s")
 
 
 def _key(line: str) -> str:
@@ -78,21 +87,27 @@ def strip_running_lines(pages: list[str]) -> list[str]:
 
 
 def _continues(before: str, after: str, width: int) -> bool:
-    """Whether line `after` carries on the sentence that line `before` leaves open."""
+    """Whether line `after` carries on the sentence that line `before` leaves open.
+
+    `width` is the length of the page's longest line: a line near it that stops on a word ran into
+    the right margin and was wrapped, whatever the next line starts with ("… the practice manager,
+    Ruth" / "Bennett, …"; "… out of a possible" / "635. Our …"). Shorter lines join the next only when
+    it starts in lower case or they end on a word no sentence or heading ends on.
+    """
     if not before or not after or before.endswith((".", "!", "?", ":")):
         return False
-    if _ITEM_START.match(after) and not after[0].isdigit():
-        return False  # "- item", "a) item", "(b) item": a list starts or goes on
+    if _BULLET.match(after):
+        return False  # "- item", "• item": a list starts or goes on
+    if len(before) >= FULL_LINE * width and (before[-1].isalpha() or before[-1] in ",)'\"’”"):
+        return True  # not after a figure: a full-width line ending in one is more often a table row
+    if _ITEM_START.match(after):
+        return False  # "a) item", "(b) item", "2. item" after a short line
     if after[0].islower():
         return True
     last = before.split()[-1].lower()
-    if before.endswith(";"):
-        return False
     if before.endswith(",") or last in _CONTINUING_WORDS:
         return True
-    # A line that runs to the right margin and stops mid-word-sequence was wrapped, even when the next
-    # line opens with a figure ("… out of a possible" / "635. Our weakest …"); a short line was not.
-    return after[0].isdigit() and before[-1].islower() and len(before) >= 0.85 * width
+    return last in _LINKING_WORDS and len(before) >= 0.6 * width  # not "Who to talk to", a heading
 
 
 def tidy_pdf_text(text: str) -> str:
@@ -156,3 +171,14 @@ def join_page_breaks(pages: list[str]) -> list[str]:
 def pdf_page_texts(pages: list[str]) -> list[str]:
     """Raw per-page text from pypdf -> tidy page texts, in the same order and number."""
     return join_page_breaks([tidy_pdf_text(page) for page in strip_running_lines(pages)])
+
+
+def paragraph_per_line(text: str) -> str:
+    """Every line of tidied PDF text as a paragraph of its own.
+
+    After `tidy_pdf_text` a line is a whole paragraph, a heading, a list item or a table row: the
+    wrapped lines are joined already. Left as lines of one block, the sentence splitter reads the block
+    as prose and runs a row or an item without a full stop into whatever follows ("… £240,000
+    Contingency £135,000 3.2 Element …"); as paragraphs, each is split on its own.
+    """
+    return "\n\n".join(line for line in text.split("\n") if line.strip())

@@ -70,6 +70,9 @@ def row_sentences(rows: list[list[str]], header: bool) -> list[str]:
         cells = [_clean(cell) for cell in row]
         if not any(cells):
             continue
+        last = max(n for n, cell in enumerate(cells) if cell)
+        # A question inside the row would end the sentence there: "Key question: "Is it safe?"; …".
+        cells = [f'"{c}"' if c.endswith(("?", "!")) and n < last else c for n, c in enumerate(cells)]
         if names:
             labelled = zip(names, cells, strict=False)
             parts = [f"{name}: {cell}" if name else cell for name, cell in labelled if cell]

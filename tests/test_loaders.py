@@ -630,3 +630,21 @@ def test_failures_have_clear_messages(tmp_path: Path, name: str, content: bytes 
 def test_missing_file_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(LoadError, match=r"^cannot read: no such file or directory$"):
         load_file(tmp_path / "gone.txt", tmp_path)
+
+
+def test_markdown_pipe_table_rows_become_labelled_sentences(tmp_path: Path) -> None:
+    path = tmp_path / "inspection.md"
+    path.write_text(
+        "# Inspection summary\n\nThe ratings were published in November.\n\n"
+        "| Key question | Rating |\n|---|---|\n| Are services safe? | Requires improvement |\n"
+        "| Overall | Good |\n\nThe practice was last inspected in 2017.\n",
+        encoding="utf-8",
+    )
+    (doc,) = load_file(path, tmp_path)
+    lines = doc.page_content.splitlines()
+    assert 'Key question: "Are services safe?"; Rating: Requires improvement.' in lines
+    assert "Key question: Overall; Rating: Good." in lines
+    (chunk,) = chunk_documents([doc])
+    assert 'Key question: "Are services safe?"; Rating: Requires improvement.' in split_sentences(
+        chunk.page_content
+    )
