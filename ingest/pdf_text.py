@@ -59,7 +59,7 @@ def _key(line: str) -> str:
 
 
 def _edge_indexes(lines: list[str]) -> list[int]:
-    filled = [n for n, line in enumerate(lines) if line.strip()]
+    filled = [n for n, line in enumerate(lines) if line]
     return filled[:EDGE_LINES] + filled[-EDGE_LINES:]
 
 
@@ -76,13 +76,18 @@ def strip_running_lines(pages: list[str]) -> list[str]:
     }
     out = []
     for lines in split:
-        edges = set(_edge_indexes(lines))
-        kept = [
-            line
-            for n, line in enumerate(lines)
-            if n not in edges or not (_key(line) in running or _PAGE_NUMBER.fullmatch(line))
-        ]
-        out.append("\n".join(kept))
+        filled = [n for n, line in enumerate(lines) if line]
+        dropped: set[int] = set()
+        seen: set[str] = set()
+        # From each edge inwards, each running line once a page: a title printed under a header that
+        # repeats it ("Complaints policy" over "Complaints policy") is the page's own text and stays.
+        for edge in (filled[:EDGE_LINES], filled[::-1][:EDGE_LINES]):
+            for n in edge:
+                key = _key(lines[n])
+                if _PAGE_NUMBER.fullmatch(lines[n]) or (key in running and key not in seen):
+                    dropped.add(n)
+                    seen.add(key)
+        out.append("\n".join(line for n, line in enumerate(lines) if n not in dropped))
     return out
 
 

@@ -648,3 +648,17 @@ def test_markdown_pipe_table_rows_become_labelled_sentences(tmp_path: Path) -> N
     assert 'Key question: "Are services safe?"; Rating: Requires improvement.' in split_sentences(
         chunk.page_content
     )
+
+
+def test_pdf_title_under_a_header_that_repeats_it_stays(tmp_path: Path) -> None:
+    body = "Complaints are acknowledged within three working days and answered within twenty."
+    path = make_running_pdf(
+        tmp_path / "complaints.pdf",
+        [["**Complaints policy", body], ["Every complaint is logged in the practice complaints register."]],
+        header="Complaints policy",
+        footer="Version 2",
+    )
+    docs = load_file(path, tmp_path)
+    assert docs[0].page_content == f"## Complaints policy\n\n{body}"
+    assert docs[1].page_content == "Every complaint is logged in the practice complaints register."
+    assert docs[0].metadata["title"] == "Complaints policy"
