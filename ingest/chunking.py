@@ -7,6 +7,7 @@ boundaries with one sentence of overlap so a fact on a boundary is never orphane
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
@@ -101,11 +102,35 @@ def _rebalance(path: str, sentences: list[str]) -> list[_Section]:
     return [_Section(path, sentences[:best]), _Section(path, sentences[max(start, 1) :])]
 
 
+# Punctuation the splitter reads on from or stops at, perhaps inside quotes or emphasis.
+_CLOSED = re.compile(r"[.!?…:;,][\"'”’)\]*_]*$")
+
+
+def join_sentences(sentences: list[str]) -> str:
+    """A chunk's text from its sentences, so that `split_sentences` finds the same sentences in it.
+
+    The index and the answers split the stored chunk text again. A sentence that ends in punctuation
+    is followed by a space, as before; one that ends in none (a title, a list item, a table caption,
+    a table row) is followed by a blank line, or the splitter would run it into the next sentence:
+    "Document control Policy owner: …". A colon or semicolon keeps the space, so "You will: lead …;
+    manage …" stays one sentence, as the splitter reads such a list in running text. Markup the
+    splitter left on its own ("*") is dropped.
+    """
+    text = ""
+    for sentence in sentences:
+        if not re.search(r"\w", sentence):
+            continue  # markup left over from the splitter ("*" of an italic paragraph) is no sentence
+        if text:
+            text += " " if _CLOSED.search(text) else "\n\n"
+        text += sentence
+    return text
+
+
 def chunk_document(doc: Document) -> list[Document]:
     """Chunks of one loaded document, each carrying the document's metadata plus `section`/`chunk`."""
     chunks: list[Document] = []
     for section in _pack(_sections(doc)):
-        text = " ".join(section.sentences)
+        text = join_sentences(section.sentences)
         if word_count(text) < MIN_CHUNK_WORDS:
             continue
         metadata = dict(doc.metadata)

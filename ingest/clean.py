@@ -119,11 +119,30 @@ def strip_boilerplate(text: str) -> str:
 
 
 _HEADING_LIKE = re.compile(r"^[A-Z0-9][^.!?;]*[^.!?:;,\s]$")
+# A section number in front of a heading ("3.", "3.4", "2.1.3"): its dots are not sentence ends.
+_SECTION_NUMBER = re.compile(r"^(\d{1,3}(?:\.\d{1,3})*)\.?\s+(?=\S)")
+# A line ending in a sum or a share is a table row or a figure ("Contingency £135,000"), not a title.
+_ENDS_IN_AMOUNT = re.compile(r"(?:[£$€]\s?\d[\d,.]*(?:\s?(?:k|m|bn|million|billion))?|\d%)$", re.IGNORECASE)
 
 
-def _heading_like(line: str) -> bool:
-    words = line.split()
-    return 1 <= len(words) <= 12 and bool(_HEADING_LIKE.match(line)) and not line.startswith(("|", "-", "*"))
+def heading_like(line: str) -> bool:
+    """A short line without closing punctuation that opens with a capital or a section number."""
+    number = _SECTION_NUMBER.match(line)
+    rest = line[number.end() :] if number else line
+    words = rest.split()
+    return (
+        1 <= len(words) <= 12
+        and bool(_HEADING_LIKE.match(rest))
+        and not (number and rest[:1].isdigit())  # "2024 25" or "3 4" are figures, not titles
+        and not line.startswith(("|", "-", "*"))
+        and not _ENDS_IN_AMOUNT.search(rest)
+    )
+
+
+def _section_depth(line: str) -> int:
+    """How many parts the line's section number has (0 without one): "3." is 1, "3.4" is 2."""
+    number = _SECTION_NUMBER.match(line)
+    return number.group(1).count(".") + 1 if number else 0
 
 
 def _paragraph_like(line: str) -> bool:
@@ -134,14 +153,22 @@ def promote_headings(text: str) -> str:
     """Turn plain-text headings (saved pages, PDFs) into Markdown headings the chunker splits on.
 
     A heading is a short line without closing punctuation that introduces a paragraph and does not sit
-    inside a run of three or more short lines (a list); lines already marked up are left alone.
+    inside a run of three or more short lines (a list); lines already marked up are left alone. A
+    section number in front ("3.4 Deficits and reserves") is part of the heading, unless a neighbouring
+    line is a short one numbered at the same depth, which makes the lines a numbered list. Left unmarked, a
+    heading is glued by the sentence splitter onto the first sentence of its section.
     """
     lines = [ln.strip() for ln in text.split("\n")]
     out: list[str] = []
     run = 0  # consecutive short, unpunctuated lines so far (blank lines end a run)
     for n, line in enumerate(lines):
         following = next((ln for ln in lines[n + 1 :] if ln), "")
-        heading = bool(line) and not line.startswith("#") and _heading_like(line)
+        before = next((ln for ln in reversed(lines[:n]) if ln), "")
+        heading = bool(line) and not line.startswith("#") and heading_like(line)
+        depth = _section_depth(line)
+        neighbours = [ln for ln in (before, following) if heading_like(ln)]
+        if heading and depth and depth in map(_section_depth, neighbours):
+            heading = False  # "1. Call the duty doctor" next to "2. …" is a numbered list, not a section
         run = run + 1 if heading else 0
         if heading and _paragraph_like(following) and run <= 2:
             out.extend(["", f"## {line}", ""])

@@ -31,6 +31,8 @@ from langchain_core.documents import Document
 
 from assistant.config import IngestSettings
 from ingest.clean import promote_headings, strip_boilerplate
+from ingest.pdf_text import paragraph_per_line, pdf_page_texts
+from ingest.tables import looks_like_header, markdown_tables_as_rows, row_sentences
 
 Metadata = dict[str, str | int]
 Piece = tuple[str, Metadata]  # (page_content, metadata without "source")
@@ -194,7 +196,8 @@ def _front_matter(raw: str, limits: IngestSettings) -> dict[Any, Any]:
 
 
 def load_markdown(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
-    """Corpus notes: YAML front matter becomes metadata, the body is kept as written."""
+    """Corpus notes: YAML front matter becomes metadata, the body is kept as written, except that
+    pipe tables become one labelled sentence per row (`ingest.tables`), as in HTML and Word files."""
     text = check_document_chars(_decode_text(data, ("utf-8-sig",)), limits)
     meta: Metadata = {}
     match = _FRONT_MATTER.match(text)
@@ -205,7 +208,7 @@ def load_markdown(data: bytes, path: Path, limits: IngestSettings) -> list[Piece
             if flat not in (None, "") and name not in RESERVED_KEYS and len(name) <= 100:
                 meta[name] = flat
         text = text[match.end() :]
-    body = _require_text(text)
+    body = markdown_tables_as_rows(_require_text(text))
     meta["title"] = str(meta.get("title") or _first_heading(body) or readable_stem(path))
     return [(body, meta)]
 
@@ -293,9 +296,10 @@ def _iso_date(value: str) -> str | None:
 def load_html(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     """Main content via trafilatura (drops nav, headers, footers, cookie and share blocks).
 
-    Markdown output keeps headings as `#` lines and tables as pipe rows. If trafilatura finds no
-    main content (very short or unusual pages) the whole visible text is used instead, minus the
-    obvious page regions, and both go through `strip_boilerplate`.
+    Markdown output keeps headings as `#` lines and tables as pipe rows, which become one labelled
+    sentence per row (`ingest.tables`). If trafilatura finds no main content (very short or unusual
+    pages) the whole visible text is used instead, minus the obvious page regions, and both go
+    through `strip_boilerplate`.
     """
     import trafilatura  # the parsing libraries load with the first file of their kind, not with the server
 
@@ -308,6 +312,7 @@ def load_html(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
         document, output_format="markdown", include_tables=True, with_metadata=False, favor_recall=True
     )
     body = _require_text(strip_boilerplate(extracted or "") or strip_boilerplate(parser.text()))
+    body = markdown_tables_as_rows(body)
     meta: Metadata = {}
     title = " ".join(parser.title.split()) or parser.meta.get("og:title") or _first_heading(body)
     meta["title"] = title or readable_stem(path)
@@ -325,26 +330,11 @@ def load_html(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
 # ---------------------------------------------------------------------------------------------- PDF
 
 
-def tidy_pdf_text(text: str) -> str:
-    """Undo the line layout of extracted PDF text so sentences are whole again.
-
-    "manage-\\nment" becomes "management", and a line that does not end a sentence (.!?:) joins the
-    next line when that one starts in lower case: a wrapped line, not a new paragraph or heading.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xad", "")
-    text = re.sub(r"(?<=[A-Za-z])-[ \t]*\n[ \t]*(?=[a-z])", "", text)
-    lines: list[str] = []
-    for raw in text.split("\n"):
-        line = re.sub(r"[ \t]+", " ", raw).strip()
-        if lines and lines[-1] and line and line[0].islower() and lines[-1][-1] not in ".!?:":
-            lines[-1] += " " + line
-        else:
-            lines.append(line)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
 def load_pdf(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     """One piece per page with text (metadata "page" is 1-based), so answers can cite a page.
+
+    Running headers, footers and page numbers are dropped and sentences broken by a page break are
+    rejoined (see `ingest.pdf_text`) before headings are found, so none of them is glued into a sentence.
 
     The page count is checked before any text is extracted, and extraction stops as soon as the text
     so far passes `max_document_chars`.
@@ -371,7 +361,8 @@ def load_pdf(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
                 raise _too_big(
                     "document too long", chars, limits.max_document_chars, "max_document_chars", "+ chars"
                 )
-            pages.append(promote_headings(tidy_pdf_text(raw)))
+            pages.append(raw)
+        pages = [paragraph_per_line(promote_headings(text)) for text in pdf_page_texts(pages)]
         info_title = (reader.metadata.title if reader.metadata else None) or ""
     except LoadError:
         raise
@@ -390,21 +381,47 @@ def load_pdf(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
 # ---------------------------------------------------------------------------------------------- DOCX
 
 
+def _docx_table_rows(table: Any) -> list[str]:
+    """A Word table as one line per row (see `ingest.tables`), header cells labelling the others.
+
+    A merged cell is one `w:tc` element that python-docx returns for every grid column (and every
+    row) it spans: it is written once, under its first column, and a row that is a single merged cell
+    (a caption or a sub-heading inside the table) is written as plain text. Cells are told apart by
+    element, not text, so two neighbouring cells that say the same ("2 months | 2 months") both stay.
+    """
+    grid: list[list[str]] = []
+    captions: dict[int, str] = {}  # row number -> the text of a row that is one merged cell
+    for row in table.rows:
+        cells: list[str] = []
+        seen: list[Any] = []
+        for cell in row.cells:
+            cells.append("" if cell._tc in seen else " ".join(cell.text.split()))
+            seen.append(cell._tc)
+        if len({id(tc) for tc in seen}) == 1 and len(seen) > 1:
+            captions[len(grid)] = cells[0]
+            cells = [""] * len(cells)
+        grid.append(cells)
+    marked = bool(table.rows) and bool(table.rows[0]._tr.xpath("./w:trPr/w:tblHeader"))
+    header = 0 not in captions and (marked or looks_like_header(grid))
+    lines = row_sentences(grid, header=header)
+    # Put the caption rows back where they were, as lines of their own.
+    out: list[str] = []
+    body = iter(lines)
+    for n, cells in enumerate(grid):
+        if n in captions:
+            if captions[n]:
+                out.append(captions[n])
+        elif not (header and n == 0) and any(cells):
+            out.append(next(body))
+    return out
+
+
 def _docx_block(block: Any) -> str:
-    """A paragraph as a Markdown line (Title/Heading n -> `#` * n), a table as " | " rows."""
+    """A paragraph as a Markdown line (Title/Heading n -> `#` * n), a table as one line per row."""
     from docx.table import Table
 
     if isinstance(block, Table):
-        rows = []
-        for row in block.rows:
-            cells: list[str] = []
-            for cell in row.cells:
-                text = " ".join(cell.text.split())
-                if not cells or cells[-1] != text:  # merged cells repeat their text
-                    cells.append(text)
-            if any(cells):
-                rows.append(" | ".join(cells))
-        return "\n".join(rows)
+        return "\n".join(_docx_table_rows(block))
     text = block.text.strip()
     style = block.style.name if block.style is not None else ""
     level = re.fullmatch(r"Heading ([1-6])", style or "")

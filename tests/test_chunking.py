@@ -169,3 +169,28 @@ def test_pdf_chunks_keep_their_page_and_are_numbered_across_the_file(tmp_path: P
     assert all(c.metadata["title"] == "Sickness absence policy" for c in chunks)
     assert all(c.metadata["source"] == "sickness.pdf" for c in chunks)
     assert "fit note" in chunks[1].page_content
+
+
+def test_sentences_without_a_full_stop_stay_apart_in_the_chunk_text() -> None:
+    # Titles, list items and captions end without a full stop; joined with a space, the splitter that
+    # reads the stored chunk would run each one into the sentence after it.
+    body = (
+        "## Practice in numbers\n\n"
+        "Registered patients on 1 April: 16,450\n"
+        "- Appointments delivered: 98,300, of which 61% were face to face\n"
+        "- Staff: 74 people, including 7 partners and 6 salaried GPs\n\n"
+        "The practice opened its extension in October after two years of building work on the site.\n\n"
+        "We will then contact you:\n\n"
+        "- on the same day if your problem is urgent;\n"
+        "- within 2 working days for routine problems."
+    )
+    (chunk,) = chunk_documents([doc(body)])
+    assert sentences_of(chunk) == [
+        "Registered patients on 1 April: 16,450",
+        "Appointments delivered: 98,300, of which 61% were face to face",
+        "Staff: 74 people, including 7 partners and 6 salaried GPs",
+        "The practice opened its extension in October after two years of building work on the site.",
+        # After a colon or semicolon the splitter reads on, as in running text: one sentence, as before.
+        "We will then contact you: on the same day if your problem is urgent; "
+        "within 2 working days for routine problems.",
+    ]

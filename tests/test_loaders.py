@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import docx
 import pytest
 import trafilatura
 from fixtures_docs import make_corrupt_pdf, make_docx, make_html, make_pdf
+from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from ingest.clean import strip_boilerplate
+from assistant.text import split_sentences
+from ingest.chunking import chunk_documents
+from ingest.clean import promote_headings, strip_boilerplate
 from ingest.indexer import scan
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file, readable_stem, tidy_pdf_text
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file, readable_stem
+from ingest.pdf_text import tidy_pdf_text
 
 
 def assert_flat(metadata: dict) -> None:
@@ -85,6 +90,135 @@ def test_tidy_pdf_text_keeps_paragraphs_and_sentence_ends() -> None:
     )
 
 
+class _RunningPdf(FPDF):
+    """A4 pages with a running header and a "Page n of N" footer, as word processors print them."""
+
+    def __init__(self, header_text: str, footer_text: str) -> None:
+        super().__init__(format="A4")
+        self.header_text, self.footer_text = header_text, footer_text
+        self.set_auto_page_break(auto=False)
+
+    def header(self) -> None:
+        self.set_font("Helvetica", "I", 8)
+        self.cell(0, 5, self.header_text, align="R", new_x="LMARGIN", new_y="NEXT")
+        self.ln(6)
+
+    def footer(self) -> None:
+        self.set_y(-15)
+        self.set_font("Helvetica", "", 8)
+        self.cell(0, 5, f"{self.footer_text} | Page {self.page_no()} of {{nb}}", align="C")
+
+
+def make_running_pdf(path: Path, pages: list[list[str]], header: str, footer: str) -> Path:
+    """A PDF whose pages hold exactly the given printed lines, between a running header and footer."""
+    pdf = _RunningPdf(header, footer)
+    for lines in pages:
+        pdf.add_page()
+        for line in lines:
+            pdf.set_font("Helvetica", "B" if line.startswith("**") else "", 11)
+            pdf.cell(0, 7, line.strip("*"), new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+RUNNING_HEADER = "Riverside Surgery - Staff handbook - March 2025"
+RUNNING_FOOTER = "Internal document, not for circulation"
+
+
+def test_pdf_running_header_footer_dropped_and_page_break_sentence_rejoined(tmp_path: Path) -> None:
+    path = make_running_pdf(
+        tmp_path / "handbook.pdf",
+        [
+            [
+                "**Staff handbook",
+                "This handbook explains how the surgery organises its staff rota and its training days.",
+                "The partners agreed that the reception rota will be reviewed by",
+                "the practice manager every April.",
+                "**1. Annual leave",
+                "Staff book annual leave through the rota system at least four weeks ahead. Requests",
+                "are approved in the order they arrive, and no more than two receptionists may",
+            ],
+            [
+                "be away in the same week. Leave is not carried over without a partner's agreement.",
+                "Bank holidays are added to each person's allowance pro rata.",
+                "**2. Training days",
+            ],
+            [
+                "Protected learning time is held on the second Wednesday afternoon of each month.",
+                "Reception closes at 1pm on those days and calls go to the out-of-hours service.",
+            ],
+        ],
+        header=RUNNING_HEADER,
+        footer=RUNNING_FOOTER,
+    )
+    docs = load_file(path, tmp_path)
+    text = "\n".join(doc.page_content for doc in docs)
+
+    assert [doc.metadata["page"] for doc in docs] == [1, 2, 3]
+    for furniture in ("Riverside Surgery -", "March 2025", "not for circulation", "Page 1", "Page 2", "of 3"):
+        assert furniture not in text, furniture
+    page_one = docs[0].page_content
+    # The sentence broken by the first page break is whole, on the page where it starts.
+    assert (
+        "Requests are approved in the order they arrive, and no more than two receptionists may be away "
+        "in the same week." in page_one
+    )
+    assert docs[1].page_content.startswith("Leave is not carried over without a partner's agreement.")
+    # A line broken after "by" joins the next one even though nothing else marks the wrap.
+    assert "will be reviewed by the practice manager every April." in page_one
+    # A numbered heading stays a heading; one stranded at the foot of a page moves to its section.
+    assert "## 1. Annual leave" in page_one.splitlines()
+    assert docs[2].page_content.startswith("## 2. Training days\n")
+    assert "Training days" not in docs[1].page_content
+
+    chunks = chunk_documents(docs)
+    sentences = [s for chunk in chunks for s in split_sentences(chunk.page_content)]
+    assert "Staff book annual leave through the rota system at least four weeks ahead." in sentences
+    assert not any("Annual leave" in s or "Training days" in s for s in sentences)
+    assert {c.metadata["section"] for c in chunks} >= {"1. Annual leave", "2. Training days"}
+
+
+def test_pdf_bare_page_numbers_dropped_from_a_single_page(tmp_path: Path) -> None:
+    path = make_pdf(
+        tmp_path / "one.pdf",
+        ["Flu clinic rota\nThe flu clinic runs on Saturday mornings from 9am until noon.\n- 1 -"],
+    )
+    text = load_file(path, tmp_path)[0].page_content
+    assert text.endswith("The flu clinic runs on Saturday mornings from 9am until noon.")
+
+
+def test_numbered_headings_apart_from_their_text_but_numbered_lists_stay_lists() -> None:
+    text = promote_headings(
+        "3.4 Deficits and reserves\n"
+        "Of the practices that responded, 38% reported a deficit in at least one quarter.\n"
+        "The steps are:\n"
+        "1. Call the duty doctor\n"
+        "2. Tell the patient\n"
+        "Staff then record the call in the notes of the patient, with the time it was made."
+    )
+    lines = text.splitlines()
+    assert "## 3.4 Deficits and reserves" in lines
+    assert "1. Call the duty doctor" in lines
+    assert "2. Tell the patient" in lines  # a list item, although a paragraph follows it
+    assert "Contingency £135,000" in promote_headings("Contingency £135,000\n" + "A long paragraph. " * 8)
+    assert "## Contingency" not in promote_headings("Contingency £135,000\n" + "A long paragraph. " * 8)
+
+
+def test_tidy_pdf_text_joins_a_full_width_line_broken_before_a_figure() -> None:
+    text = (
+        "Our Quality and Outcomes Framework achievement for 2024/25 was 548 points out of a possible\n"
+        "635. Our weakest areas were cervical screening and heart failure reviews, which\n"
+        "are priorities.\n"
+        "Short line\n"
+        "2. Next item"
+    )
+    assert tidy_pdf_text(text) == (
+        "Our Quality and Outcomes Framework achievement for 2024/25 was 548 points out of a possible 635. "
+        "Our weakest areas were cervical screening and heart failure reviews, which are priorities.\n"
+        "Short line\n2. Next item"
+    )
+
+
 # ------------------------------------------------------------------------------------------------- DOCX
 
 
@@ -97,7 +231,11 @@ def test_docx_headings_become_markdown_and_tables_are_kept(tmp_path: Path) -> No
             ("Opening hours", "The surgery opens at 8am on weekdays."),
             ("Telephone triage", "Urgent calls go to the duty doctor first.", 2),
         ],
-        table=[["Role", "Contact"], ["Practice manager", "Extension 201"]],
+        table=[
+            ["Role", "Contact"],
+            ["Practice manager", "Extension 201"],
+            ["Reception lead", "Extension 204"],
+        ],
     )
     docs = load_file(path, tmp_path)
 
@@ -108,11 +246,55 @@ def test_docx_headings_become_markdown_and_tables_are_kept(tmp_path: Path) -> No
     assert "# Opening hours" in lines
     assert "## Telephone triage" in lines
     assert "The surgery opens at 8am on weekdays." in lines
-    assert "Role | Contact" in lines
-    assert "Practice manager | Extension 201" in lines
+    assert "Role: Practice manager; Contact: Extension 201." in lines  # a row labelled by its header
+    assert "Role | Contact" not in doc.page_content
     assert doc.metadata["source"] == "sub/induction.docx"
     assert doc.metadata["title"] == "Reception Induction Pack"
     assert_flat(doc.metadata)
+
+
+def test_docx_table_rows_are_labelled_by_the_header_row(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("Sick pay depends on length of service, as set out below.")
+    pay = document.add_table(rows=4, cols=3)
+    for row, values in zip(
+        pay.rows,
+        [
+            ["Length of service", "Full pay", "Half pay"],
+            ["Less than 4 months", "None", ""],
+            ["", "", ""],
+            ["1 to 3 years", "2 months", "2 months"],
+        ],
+        strict=True,
+    ):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    caption = pay.rows[2].cells[0].merge(pay.rows[2].cells[2])  # a row-wide caption inside the table
+    caption.text = "Service with another NHS employer counts"
+    document.add_paragraph("Document control")
+    control = document.add_table(rows=3, cols=2)  # labels and values: no header row
+    labels = [["Policy owner", "Rachel Simmonds"], ["Version", "3.2"], ["Next review", "January 2027"]]
+    for row, values in zip(control.rows, labels, strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    document.save(str(tmp_path / "sick-pay.docx"))
+
+    text = load_file(tmp_path / "sick-pay.docx", tmp_path)[0].page_content
+    lines = text.splitlines()
+    assert "Length of service: Less than 4 months; Full pay: None." in lines  # the empty cell is left out
+    assert "Service with another NHS employer counts" in lines
+    # Two neighbouring cells that say the same are two cells, not one merged cell.
+    assert "Length of service: 1 to 3 years; Full pay: 2 months; Half pay: 2 months." in lines
+    assert "Policy owner: Rachel Simmonds." in lines
+    assert "Version: 3.2." in lines
+    assert "Next review: January 2027." in lines
+    assert "|" not in text
+    # Each row is its own sentence, also once the chunker has joined them.
+    (chunk,) = chunk_documents(load_file(tmp_path / "sick-pay.docx", tmp_path))
+    sentences = split_sentences(chunk.page_content)
+    assert "Length of service: 1 to 3 years; Full pay: 2 months; Half pay: 2 months." in sentences
+    assert "Service with another NHS employer counts" in sentences
+    assert "Policy owner: Rachel Simmonds." in sentences
 
 
 def test_docx_core_title_wins(tmp_path: Path) -> None:
@@ -180,6 +362,21 @@ def test_html_keeps_article_and_drops_page_furniture(tmp_path: Path) -> None:
     assert "All rights reserved" not in text
     assert docs[0].metadata["title"] == "Online access rules | GP News Online"
     assert_flat(docs[0].metadata)
+
+
+def test_html_table_rows_are_labelled_sentences(tmp_path: Path) -> None:
+    path = make_html(
+        tmp_path / "rates.html",
+        "Locum rates",
+        "<article><h1>Locum rates</h1><p>" + ARTICLE_PARAGRAPHS[1] + "</p>"
+        "<table><thead><tr><th>Session type</th><th>Maximum rate</th></tr></thead><tbody>"
+        "<tr><td>Weekday session</td><td>£380</td></tr><tr><td>Saturday session</td><td>£450</td></tr>"
+        "</tbody></table><p>" + ARTICLE_PARAGRAPHS[2] + "</p></article>",
+    )
+    lines = load_file(path, tmp_path)[0].page_content.splitlines()
+    assert "Session type: Weekday session; Maximum rate: £380." in lines
+    assert "Session type: Saturday session; Maximum rate: £450." in lines
+    assert not any(line.startswith("|") for line in lines)
 
 
 def test_html_short_page_drops_navigation(tmp_path: Path) -> None:
@@ -433,3 +630,35 @@ def test_failures_have_clear_messages(tmp_path: Path, name: str, content: bytes 
 def test_missing_file_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(LoadError, match=r"^cannot read: no such file or directory$"):
         load_file(tmp_path / "gone.txt", tmp_path)
+
+
+def test_markdown_pipe_table_rows_become_labelled_sentences(tmp_path: Path) -> None:
+    path = tmp_path / "inspection.md"
+    path.write_text(
+        "# Inspection summary\n\nThe ratings were published in November.\n\n"
+        "| Key question | Rating |\n|---|---|\n| Are services safe? | Requires improvement |\n"
+        "| Overall | Good |\n\nThe practice was last inspected in 2017.\n",
+        encoding="utf-8",
+    )
+    (doc,) = load_file(path, tmp_path)
+    lines = doc.page_content.splitlines()
+    assert 'Key question: "Are services safe?"; Rating: Requires improvement.' in lines
+    assert "Key question: Overall; Rating: Good." in lines
+    (chunk,) = chunk_documents([doc])
+    assert 'Key question: "Are services safe?"; Rating: Requires improvement.' in split_sentences(
+        chunk.page_content
+    )
+
+
+def test_pdf_title_under_a_header_that_repeats_it_stays(tmp_path: Path) -> None:
+    body = "Complaints are acknowledged within three working days and answered within twenty."
+    path = make_running_pdf(
+        tmp_path / "complaints.pdf",
+        [["**Complaints policy", body], ["Every complaint is logged in the practice complaints register."]],
+        header="Complaints policy",
+        footer="Version 2",
+    )
+    docs = load_file(path, tmp_path)
+    assert docs[0].page_content == f"## Complaints policy\n\n{body}"
+    assert docs[1].page_content == "Every complaint is logged in the practice complaints register."
+    assert docs[0].metadata["title"] == "Complaints policy"
