@@ -87,6 +87,10 @@ def strip_running_lines(pages: list[str]) -> list[str]:
                 if _PAGE_NUMBER.fullmatch(lines[n]) or (key in running and key not in seen):
                     dropped.add(n)
                     seen.add(key)
+        if len(dropped) == len(filled):
+            # Furniture frames body text: a page made only of lines that repeat on every page ("Page 3
+            # of the handbook." as a page's one line) is that text itself, so it stays whole.
+            dropped = set()
         out.append("\n".join(line for n, line in enumerate(lines) if n not in dropped))
     return out
 
