@@ -7,7 +7,8 @@ For each question (and each part of a two-part question):
 3. the fitted answerability model turns the best candidates' features into a calibrated probability
    that the documents answer the question;
 4. the decision, with the thresholds in `AnswerSettings`:
-   - probability >= `min_answerable`: answer with the scorer's best sentences, cited;
+   - probability >= `min_answerable` and the best sentence on the topic (similarity >= `min_support`):
+     answer with the scorer's best sentences, cited;
    - otherwise, when the best sentence is still on the topic (similarity >= `min_support`): a partial
      answer, "The guidance doesn't give that. It does say: …", not grounded, with its sources;
    - otherwise: a refusal naming the nearest topics.
@@ -80,8 +81,16 @@ class AnswerPolicy:
         return Judgement(question, reading, result, scored, probability, support)
 
     def answers(self, judged: Judgement) -> bool:
-        """The decision itself: the documents answer when the calibrated probability reaches the threshold."""
-        return bool(judged.scored) and judged.probability >= self.settings.min_answerable
+        """The decision itself: the documents answer when the calibrated probability reaches the threshold
+        and the best sentence is on the topic at all. The second condition is the one a refusal uses
+        ("off the topics the documents cover"): a question no sentence is near is not answered whatever
+        the model says, because the model learnt from questions about the documents and has seen few
+        from outside them (its overlap features read a word the library never uses as nothing missing)."""
+        return (
+            bool(judged.scored)
+            and judged.probability >= self.settings.min_answerable
+            and judged.support >= self.settings.min_support
+        )
 
     # --- deciding and composing ------------------------------------------------------------------------
     def answer(self, asked: str, result: RetrievalResult, today: date | None = None) -> Composition:
