@@ -143,3 +143,21 @@ def test_shipped_models_load_and_refuse_other_features() -> None:
     assert np.all((p > 0) & (p < 1))
     with pytest.raises(ModelFileError, match="make train"):
         LogisticModel.from_json(scorer.to_json(), SENTENCE_FEATURES[:-1])
+
+
+def test_a_question_no_sentence_is_near_is_refused_whatever_the_model_says(service: AnswerService) -> None:
+    """The answer bound a refusal uses holds over the model: with an answerability model that is sure
+    of everything, an on-topic question is answered and one from outside the library is still not."""
+    from assistant.answering.policy import AnswerPolicy
+
+    shipped = model.load("answerable", ANSWERABLE_FEATURES)
+    always = LogisticModel(
+        shipped.features, shipped.mean, shipped.scale, np.zeros_like(shipped.coef), 10.0, {}
+    )
+    policy = AnswerPolicy(service.settings.answer, passages=6, answerability=always)
+    on_topic = "How much does the widget licence cost?"
+    assert policy.answer(on_topic, service.search.search(on_topic)).grounded
+    outside = "How long should I boil an egg for?"
+    composition = policy.answer(outside, service.search.search(outside))
+    assert not composition.grounded
+    assert composition.reason == "off the topics the documents cover", composition.reason

@@ -31,8 +31,8 @@ MEASURED = {
     "answer_accuracy": 0.83,
     "naive_accuracy": 0.72,
     "context_recall_at_4": 0.96,
-    "refusal_accuracy": 0.244,
-    "false_refusal_rate": 0.04,
+    "refusal_accuracy": 0.455,
+    "false_refusal_rate": 0.06,
 }
 FLOORS = {
     name: round(min(MEASURED[name], TARGETS.get(name, 1.0)) - MARGIN, 2)
