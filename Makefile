@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run ingest serve test test-fast lint format eval eval-store train splits bench clean
+.PHONY: setup run ingest serve test test-fast lint format eval eval-store train crossval splits bench clean
 EVAL_DATA := var/eval
 
 $(BIN)/python:
@@ -55,6 +55,10 @@ splits: setup
 # Refit the sentence scorer and answerability model on train, choose thresholds on dev.
 train: eval-store
 	$(BIN)/python -m assistant.answering.train --data-dir $(EVAL_DATA)
+
+# Every train and dev question judged by models fitted without its document: what methods are chosen on.
+crossval: eval-store
+	$(BIN)/python -m assistant.answering.crossval --data-dir $(EVAL_DATA)
 
 # Quality per split, kind and style, with the naive composer beside it. The test split is for the end
 # of a piece of work: never tune on what it prints.

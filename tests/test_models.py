@@ -84,3 +84,30 @@ def test_answering_a_question_does_not_import_scikit_learn() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.timeout(900)
+def test_cross_validation_judges_train_and_dev_without_reading_test(
+    eval_service: AnswerService, tmp_path: Path
+) -> None:
+    """The yardstick methods are chosen on: every train and dev question judged by models fitted
+    without its document. It runs from a folder holding only train and dev, so it cannot read test."""
+    from assistant.answering.crossval import crossval
+
+    for name in ("train", "dev"):
+        (tmp_path / f"{name}.jsonl").write_bytes((EVAL_DIR / f"{name}.jsonl").read_bytes())
+    figures = crossval(eval_service.settings, tmp_path)
+    lines = [
+        line
+        for name in ("train", "dev")
+        for line in (EVAL_DIR / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    assert figures["questions"] == len(lines)
+    # Held out, the answerability model still separates answerable questions from the rest, and the
+    # grid holds a threshold within the false-refusal bound.
+    assert figures["auc"] >= 0.75, figures
+    bound = figures["at_false_refusals_bound"]
+    assert bound is not None, figures
+    assert bound["false_refusals"] <= 0.05, figures
+    assert 0.0 < bound["accuracy"] <= figures["accuracy_answering_all"] + 1e-9, figures
