@@ -112,6 +112,10 @@ def test_an_auxiliary_after_and_opens_a_yes_no_part_and_thanks_are_no_part() -> 
         ("The club meets on the second Tuesday of each month.", "date", True),
         ("The desk is open 8am to 6.30pm.", "duration", True),
         ("Staff must phone in by 7am.", "count", False),
+        # A numbered period is a point in time.
+        ("The lease can be ended at the end of year five.", "date", True),
+        ("Figures for Q2 are due.", "date", True),
+        ("The year was a good one.", "date", False),
         # An amount may be given in any unit.
         ("Trainees get 27 days a year.", "amount", True),
         ("About 40% of staff replied.", "amount", True),

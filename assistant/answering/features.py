@@ -4,9 +4,10 @@ Each candidate is one sentence of the top passages. Its features say how close i
 (dense similarity of the sentence and of its passage, BM25 and IDF-weighted term overlap), whether it
 holds what the question asks for (the kind of answer; the words of the wh-phrase, in their own form or a
 related one; the years the question gives; whether its answer-shaped span is new, not one the question
-already states; how much of the last wh-clause, and of its rarest words, it covers), and where it sits
-(passage rank, position, heading). None names a topic or a question: the fitted models in `models/`
-weigh them, and `train.py` refits them.
+already states; how much of the last wh-clause, and of its rarest words, it covers, alone and with the
+sentences either side of it, since an answer often names its subject in the sentence before), and where
+it sits (passage rank, position, heading, and its rank by similarity among the question's candidates).
+None names a topic or a question: the fitted models in `models/` weigh them, and `train.py` refits them.
 
 The feature lists are part of the model files: a model is refused on load if its names differ.
 """
@@ -56,6 +57,8 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "idf_overlap_margin",
     "clause_cover_margin",
     "focus_stem_margin",
+    "sim_rank_inv",
+    "window_cover",
 )
 
 ANSWERABLE_FEATURES: tuple[str, ...] = (
@@ -93,6 +96,8 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     "best_passage_missing_max",
     "best_passage_missing_share",
     "typed_best_p",
+    "window_cover_best",
+    "window_cover_top",
 )
 
 
@@ -184,8 +189,10 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
             1.0 / (pn + 1),
             float(passage.features.get("bm25", 0.0)) / best_bm25,
         ]
+        sentence_term_sets = [set(terms(s)) for s in passage.sentences]
         for sn, (sentence, sim) in enumerate(zip(passage.sentences, passage.sentence_scores, strict=True)):
-            sentence_terms = set(terms(sentence))
+            sentence_terms = sentence_term_sets[sn]
+            window = sentence_terms.union(*sentence_term_sets[max(sn - 1, 0) : sn + 2])
             words = _singulars(sentence) | head_words
             typed = has_shape(sentence, reading.kind, given)
             dated = bool(reading.years) and all(y in sentence for y in reading.years)
@@ -217,6 +224,8 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
                 0.0,
                 0.0,
                 0.0,
+                0.0,
+                _weighted(window | head_terms, asked, index),
             ]
             out.append(Candidate(pn, sn, passage, np.asarray(x, dtype=np.float64)))
     _margins(out)
@@ -240,6 +249,11 @@ def _margins(out: list[Candidate]) -> None:
     for margin, base in _MARGINS:
         column = SENTENCE_FEATURES.index(base)
         matrix[:, SENTENCE_FEATURES.index(margin)] = matrix[:, column] - matrix[:, column].max()
+    sims = matrix[:, SENTENCE_FEATURES.index("sim")]
+    order = np.argsort(-sims, kind="stable")
+    ranks = np.empty(len(sims))
+    ranks[order] = np.arange(len(sims))
+    matrix[:, SENTENCE_FEATURES.index("sim_rank_inv")] = 1.0 / (ranks + 1.0)
     for c, row in zip(out, matrix, strict=True):
         c.x = row
 
@@ -310,5 +324,7 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
         sum(own_missing) / known_idf if known_idf else 0.0,
         # The likeliest sentence that holds a new answer of the kind asked for (none: nothing to offer).
         max((c.p for c in scored if c.feature("kind_new")), default=0.0) if reading.kind else best.p,
+        best.feature("window_cover"),
+        max(c.feature("window_cover") for c in top),
     ]
     return np.asarray(x, dtype=np.float64)

@@ -39,10 +39,14 @@ _NOT_A_COUNT = re.compile(
     rf"|{_CLOCK}",
     re.I,
 )
+_COUNTING_WORDS = NUMBER_WORDS.replace("|a third|a quarter", "")
 _DATE = re.compile(
     # Case matters: "may" is no month.
     rf"\b(?:19|20)\d\d\b|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})s?\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|{_CLOCK}"
-    r"|\b(?:spring|summer|autumn|winter)\b|\b(?:annually|quarterly|monthly|weekly)\b",
+    r"|\b(?:spring|summer|autumn|winter)\b|\b(?:annually|quarterly|monthly|weekly)\b"
+    # A numbered period is a point in time: "year five", "month 3", "week two", "Q2".
+    rf"|\b(?:[Dd]ay|[Ww]eek|[Mm]onth|[Qq]uarter|[Yy]ear)\s+(?:\d{{1,2}}|{_COUNTING_WORDS})\b"
+    r"|\bQ[1-4]\b",
 )
 _RELATIVE_TIME = re.compile(r"\b(?:before|after|within|by|until|from)\b", re.I)
 _NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b(?:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+|[A-Z]{2,}[a-z]?|[A-Z][a-z]{2,})\b")
