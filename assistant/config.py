@@ -64,7 +64,7 @@ class AnswerSettings(BaseModel):
     max_question_chars: int = 2000
     min_support: float = 0.35
     min_answerable: float = 0.375
-    extra_sentence_min_p: float = 0.05
+    extra_sentence_min_p: float = 0.1
     max_sentences: int = 3
     partial_sentences: int = 2
     max_source_age_days: int = 3 * 365

@@ -50,6 +50,7 @@ class Passage:
     score: float
     sentences: list[str] = field(default_factory=list)
     sentence_scores: list[float] = field(default_factory=list)
+    residual_scores: list[float] = field(default_factory=list)  # against the residual question
     features: dict[str, float] = field(default_factory=dict)
     terms: frozenset[str] = frozenset()  # stemmed terms of its text, title and section (from the index)
 
@@ -112,6 +113,7 @@ class HybridSearch:
             self._search(query, text, vector, index, filters, k or self.settings.top_k)
             for query, text, vector in zip(queries, expanded, vectors, strict=True)
         ]
+        self._residuals(queries, results)
         t2 = time.perf_counter()
         rescore = sum(r.timings_ms["rescore"] for r in results)
         results[0].timings_ms = {
@@ -120,6 +122,39 @@ class HybridSearch:
             "rescore": rescore,
         }
         return results
+
+    @staticmethod
+    def residual_query(query: str, passage: Passage) -> str:
+        """The question without the words the top passage's title and section already say: "who mentored
+        maggie kowalski" over an interview titled with her name is "who mentored". Empty when nothing is
+        left out or nothing but function words would remain."""
+        head = set(terms(f"{passage.metadata.get('title', '')} {passage.metadata.get('section', '')}"))
+        words = query.split()
+        kept = [w for w in words if not (found := set(terms(w))) or not found <= head]
+        return " ".join(kept) if len(kept) < len(words) and any(terms(w) for w in kept) else ""
+
+    def _residuals(self, queries: list[str], results: list[RetrievalResult]) -> None:
+        """Each passage's sentences scored against the residual question as well (`residual_scores`).
+
+        Why: in a long document about one practice or person, the name the question gives is in
+        sentence after sentence, and it dominates the dense similarity; the sentence that answers is
+        often the one that speaks of the rest ("Derek Shaw … acted as my mentor"). The residual
+        question measures that rest. One more model call for all the queries together, and one
+        product with rows already in memory per passage."""
+        texts = [
+            self.residual_query(q, r.passages[0]) if r.passages else ""
+            for q, r in zip(queries, results, strict=True)
+        ]
+        wanted = list(dict.fromkeys(t for t in texts if t))
+        vectors = dict(zip(wanted, self.store.embedder.encode_queries(wanted), strict=True)) if wanted else {}
+        for text, result in zip(texts, results, strict=True):
+            index = result.index
+            for p in result.passages:
+                if text and index is not None:
+                    vector = np.asarray(vectors[text], dtype=np.float32)
+                    p.residual_scores = [float(x) for x in index.sentence_rows(index.position[p.id]) @ vector]
+                else:
+                    p.residual_scores = list(p.sentence_scores)
 
     def _search(
         self,

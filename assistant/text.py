@@ -48,6 +48,10 @@ def singular(word: str) -> str:
 
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+# An enumerator inside running text ("(a)", "(ii)", "(3)"), and the punctuation that ends a sentence,
+# perhaps before a closing quote or bracket.
+_ENUMERATOR = re.compile(r"^\(?(?:[a-z]|[ivx]{1,4}|\d{1,2})\)\s", re.I)
+_ENDS = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 
 
 @lru_cache(maxsize=1)
@@ -72,11 +76,24 @@ def split_sentences(text: str) -> list[str]:
         if len(lines) > 1 and not wrapped and all(_BULLET.match(ln) or len(ln.split()) < 25 for ln in lines):
             parts = lines
         else:
-            parts = _segmenter().segment(_WS.sub(" ", block))
+            parts = _rejoin_enumerations(_segmenter().segment(_WS.sub(" ", block)))
         for part in parts:
             sentence = _WS.sub(" ", _BULLET.sub("", part)).strip()
             if sentence:
                 out.append(sentence)
+    return out
+
+
+def _rejoin_enumerations(parts: list[str]) -> list[str]:
+    """pysbd breaks running text before each enumerator ("must (a) keep a record and (b) act"), leaving
+    pieces that end without a full stop. In prose a sentence ends in punctuation, so a piece that opens
+    with an enumerator continues the one before it unless that one has ended."""
+    out: list[str] = []
+    for part in parts:
+        if out and _ENUMERATOR.match(part) and not _ENDS.search(out[-1]):
+            out[-1] += part if out[-1].endswith(" ") else f" {part}"
+        else:
+            out.append(part)
     return out
 
 

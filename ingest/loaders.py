@@ -30,7 +30,7 @@ import yaml
 from langchain_core.documents import Document
 
 from assistant.config import IngestSettings
-from ingest.clean import promote_headings, strip_boilerplate
+from ingest.clean import plain_emphasis, promote_headings, strip_boilerplate
 from ingest.pdf_text import paragraph_per_line, pdf_page_texts
 from ingest.tables import looks_like_header, markdown_tables_as_rows, row_sentences
 
@@ -197,7 +197,8 @@ def _front_matter(raw: str, limits: IngestSettings) -> dict[Any, Any]:
 
 def load_markdown(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
     """Corpus notes: YAML front matter becomes metadata, the body is kept as written, except that
-    pipe tables become one labelled sentence per row (`ingest.tables`), as in HTML and Word files."""
+    pipe tables become one labelled sentence per row (`ingest.tables`), as in HTML and Word files, and
+    emphasis markers are dropped (`ingest.clean.plain_emphasis`)."""
     text = check_document_chars(_decode_text(data, ("utf-8-sig",)), limits)
     meta: Metadata = {}
     match = _FRONT_MATTER.match(text)
@@ -208,7 +209,7 @@ def load_markdown(data: bytes, path: Path, limits: IngestSettings) -> list[Piece
             if flat not in (None, "") and name not in RESERVED_KEYS and len(name) <= 100:
                 meta[name] = flat
         text = text[match.end() :]
-    body = markdown_tables_as_rows(_require_text(text))
+    body = markdown_tables_as_rows(plain_emphasis(_require_text(text)))
     meta["title"] = str(meta.get("title") or _first_heading(body) or readable_stem(path))
     return [(body, meta)]
 
@@ -312,7 +313,7 @@ def load_html(data: bytes, path: Path, limits: IngestSettings) -> list[Piece]:
         document, output_format="markdown", include_tables=True, with_metadata=False, favor_recall=True
     )
     body = _require_text(strip_boilerplate(extracted or "") or strip_boilerplate(parser.text()))
-    body = markdown_tables_as_rows(body)
+    body = markdown_tables_as_rows(plain_emphasis(body))
     meta: Metadata = {}
     title = " ".join(parser.title.split()) or parser.meta.get("og:title") or _first_heading(body)
     meta["title"] = title or readable_stem(path)

@@ -662,3 +662,44 @@ def test_pdf_title_under_a_header_that_repeats_it_stays(tmp_path: Path) -> None:
     assert docs[0].page_content == f"## Complaints policy\n\n{body}"
     assert docs[1].page_content == "Every complaint is logged in the practice complaints register."
     assert docs[0].metadata["title"] == "Complaints policy"
+
+
+def test_markdown_and_html_emphasis_markers_are_not_stored(tmp_path: Path) -> None:
+    note = tmp_path / "minutes.md"
+    note.write_text(
+        "# Board minutes\n\n**Venue:** Kingsmere House, meeting room 2.\n\n"
+        "The *General Practice Forward View* committed __£6m__ to development.\n\n"
+        "* Actions carried over\n* Item two\n",
+        encoding="utf-8",
+    )
+    (doc,) = load_file(note, tmp_path)
+    assert "Venue: Kingsmere House, meeting room 2." in doc.page_content
+    assert "The General Practice Forward View committed £6m to development." in doc.page_content
+    assert "* Actions carried over" in doc.page_content  # a list bullet is structure, kept for the splitter
+    page = make_html(
+        tmp_path / "news.html",
+        "News",
+        "<article><p>The <strong>deadline</strong> for <em>all practices</em> is 31 March 2026, the"
+        " board said in a paper circulated to every practice manager in the area last week.</p></article>",
+    )
+    (html_doc,) = load_file(page, tmp_path)
+    assert "The deadline for all practices is 31 March 2026" in html_doc.page_content
+    assert "*" not in html_doc.page_content
+
+
+def test_enumerators_inside_a_sentence_do_not_split_it() -> None:
+    text = "The practice must (a) keep a record of each alert and (b) act within 48 hours. It did (i) both."
+    assert split_sentences(text) == [
+        "The practice must (a) keep a record of each alert and (b) act within 48 hours.",
+        "It did (i) both.",
+    ]
+    # After a full stop an enumerator opens a new sentence, and a list keeps one item per line.
+    assert split_sentences("It ended. (a) A new point starts here.") == [
+        "It ended.",
+        "(a) A new point starts here.",
+    ]
+    assert split_sentences("The board agreed:\n(a) to fund it;\n(b) to review it in May.") == [
+        "The board agreed:",
+        "(a) to fund it;",
+        "(b) to review it in May.",
+    ]

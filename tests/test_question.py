@@ -38,6 +38,11 @@ from assistant.answering.shapes import has_shape, new_shape, numbers_in
         ("How much experience must an applicant have?", "amount"),
         ("How much cash did the club hold?", "money"),
         ("How much did the club pay for the hall?", "money"),
+        # A noun that denotes a person or an organisation asks for a name as "who" does.
+        ("Which body approves the scheme?", "name"),
+        ("what supplier runs the hub portal", "name"),
+        ("hub portal supplier", "name"),
+        ("Which portal do members use?", None),
     ],
 )
 def test_kind_comes_from_question_words(question: str, kind: str | None) -> None:
@@ -57,6 +62,9 @@ def test_focus_is_the_wh_phrase_without_kind_words() -> None:
     assert read("What starting salary do trainees get?").focus == ("starting", "salary")
     assert read("How many days' notice must we give?").focus == ("notice",)
     assert read("Which online portal do we use?").focus == ("online", "portal")
+    # "which body" says what kind of answer, not what it is about; "who's" is "who is".
+    assert "body" not in read("Which body signs the hub lease?").focus
+    assert read("who's the treasurer of the club?").focus == ("treasurer",)
 
 
 def test_yes_no_question_focus_is_its_closing_noun_phrase() -> None:

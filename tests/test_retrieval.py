@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from assistant.service import AnswerService
+from assistant.text import terms
 
 QUESTION = "When did PCNs go live nationally, and from what date could they hire newly qualified GPs?"
 
@@ -64,3 +65,35 @@ def test_the_api_loads_no_document_parser_or_language_model_client_until_one_is_
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env()
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_residual_scores_measure_the_question_without_the_documents_own_subject(
+    corpus_service: AnswerService,
+) -> None:
+    """Sentences are also scored against the question less the top passage's title words, with the
+    real model; with nothing left out the residual scores are the plain ones."""
+    from assistant.retrieval import HybridSearch
+
+    result = corpus_service.search.search(QUESTION)
+    top = result.passages[0]
+    title = str(top.metadata["title"])
+    asked = f"{title} who signs it"
+    residual = HybridSearch.residual_query(asked, top)
+    assert residual.endswith("who signs it")
+    assert set(terms(residual)) == set(
+        terms("who signs it")
+    )  # the title's words are gone, function words may stay
+    assert HybridSearch.residual_query(title, top) == ""  # only the title: nothing of its own is asked
+    (searched,) = corpus_service.search.search_many([asked])
+    residual = HybridSearch.residual_query(asked, searched.passages[0])
+    assert residual
+    vector = corpus_service.store.embedder.encode_queries([residual])[0]
+    index = searched.index
+    assert index is not None
+    for p in searched.passages:
+        expected = index.sentence_rows(index.position[p.id]) @ np.asarray(vector, dtype=np.float32)
+        np.testing.assert_allclose(p.residual_scores, expected, rtol=1e-5, atol=1e-6)
+        assert len(p.residual_scores) == len(p.sentences)
+    plain = corpus_service.search.search("zzqx")
+    for p in plain.passages:
+        assert p.residual_scores == p.sentence_scores

@@ -7,6 +7,9 @@ related one; the years the question gives; whether its answer-shaped span is new
 already states; how much of the last wh-clause, and of its rarest words, it covers, alone and with the
 sentences either side of it, since an answer often names its subject in the sentence before), and where
 it sits (passage rank, position, heading, and its rank by similarity among the question's candidates).
+Two measure the part of the question the document's own subject does not say: the sentence's similarity
+to the question without the top passage's title words (`Passage.residual_scores`), and its coverage of
+the asked words that are not in a third or more of its passage's sentences (`_specific`).
 None names a topic or a question: the fitted models in `models/` weigh them, and `train.py` refits them.
 
 The feature lists are part of the model files: a model is refused on load if its names differ.
@@ -59,6 +62,10 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "focus_stem_margin",
     "sim_rank_inv",
     "window_cover",
+    "specific_cover",
+    "specific_cover_margin",
+    "residual_sim",
+    "residual_sim_margin",
 )
 
 ANSWERABLE_FEATURES: tuple[str, ...] = (
@@ -98,6 +105,8 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     "typed_best_p",
     "window_cover_best",
     "window_cover_top",
+    "specific_cover_best",
+    "specific_cover_top",
 )
 
 
@@ -190,6 +199,8 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
             float(passage.features.get("bm25", 0.0)) / best_bm25,
         ]
         sentence_term_sets = [set(terms(s)) for s in passage.sentences]
+        specific = _specific(asked, head_terms, sentence_term_sets)
+        residuals = passage.residual_scores or passage.sentence_scores
         for sn, (sentence, sim) in enumerate(zip(passage.sentences, passage.sentence_scores, strict=True)):
             sentence_terms = sentence_term_sets[sn]
             window = sentence_terms.union(*sentence_term_sets[max(sn - 1, 0) : sn + 2])
@@ -226,6 +237,10 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
                 0.0,
                 0.0,
                 _weighted(window | head_terms, asked, index),
+                _weighted(sentence_terms, specific, index) if specific else 0.0,
+                0.0,
+                residuals[sn],
+                0.0,
             ]
             out.append(Candidate(pn, sn, passage, np.asarray(x, dtype=np.float64)))
     _margins(out)
@@ -236,6 +251,8 @@ _MARGINS = (
     ("idf_overlap_margin", "idf_overlap"),
     ("clause_cover_margin", "clause_cover"),
     ("focus_stem_margin", "focus_stem"),
+    ("specific_cover_margin", "specific_cover"),
+    ("residual_sim_margin", "residual_sim"),
 )
 
 
@@ -256,6 +273,16 @@ def _margins(out: list[Candidate]) -> None:
     matrix[:, SENTENCE_FEATURES.index("sim_rank_inv")] = 1.0 / (ranks + 1.0)
     for c, row in zip(out, matrix, strict=True):
         c.x = row
+
+
+def _specific(asked: list[str], head_terms: set[str], sentence_terms: list[set[str]]) -> list[str]:
+    """The asked-for terms that tell a passage's sentences apart: not in its heading, and not in a third
+    or more of its sentences. In a long article about one practice or person, the name the question
+    gives is in the title and in sentence after sentence; what picks the answer among them is the rest
+    of what is asked ("who mentored her", "what the building was valued at")."""
+    n = len(sentence_terms)
+    limit = max(2, math.ceil(n / 3))
+    return [t for t in asked if t not in head_terms and sum(1 for s in sentence_terms if t in s) < limit]
 
 
 def _rarest_in(asked: list[str], passage: Passage, index: CachedIndex | None) -> float:
@@ -326,5 +353,7 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
         max((c.p for c in scored if c.feature("kind_new")), default=0.0) if reading.kind else best.p,
         best.feature("window_cover"),
         max(c.feature("window_cover") for c in top),
+        best.feature("specific_cover"),
+        max(c.feature("specific_cover") for c in top),
     ]
     return np.asarray(x, dtype=np.float64)

@@ -92,6 +92,29 @@ MONEY_NOUNS = frozenset(
         "cash",
     ]
 )
+# Nouns that denote a person or an organisation by their meaning: "which body", "what supplier" asks for
+# a proper name as "who" does.
+ENTITY_NOUNS = frozenset(
+    [
+        "organisation",
+        "organization",
+        "body",
+        "company",
+        "firm",
+        "supplier",
+        "vendor",
+        "provider",
+        "agency",
+        "charity",
+        "institution",
+        "authority",
+        "regulator",
+        "department",
+        "person",
+        "individual",
+        "minister",
+    ]
+)
 SHARE_NOUNS = frozenset(
     ["percentage", "percentages", "proportion", "proportions", "share", "shares", "percent"]
 )
@@ -199,7 +222,9 @@ def _clause(question: str) -> tuple[str, str, int]:
     opening = [m for m in matches if _OPENS_CLAUSE.search(question[: m.start()])]
     last = (opening or matches)[-1]
     # "what is the X and when did it…" : the first question word of the final clause counts.
-    return last.group(1).lower().replace("’", "'"), question[last.end() :], last.start()
+    # A contraction joined to the question word ("who's", "where're") is its verb, not a word of the phrase.
+    rest = re.sub(r"^['’](?:s|re|d|ll)\b", "", question[last.end() :])
+    return last.group(1).lower().replace("’", "'"), rest, last.start()
 
 
 def _phrase(words: list[str]) -> list[str]:
@@ -227,6 +252,8 @@ def _kind_of_nouns(phrase: list[str]) -> str | None:
         return "money"
     if nouns & {singular(u) for u in DURATION_NOUNS} - {"year", "day", "month", "time"}:
         return "duration"
+    if nouns & {singular(e) for e in ENTITY_NOUNS}:
+        return "name"
     return None
 
 
@@ -266,7 +293,7 @@ def read(question: str) -> Reading:
     elif not wh:
         # A string of keywords ("surgery rent 2024", "practice closing date") names what it wants last.
         kind = _kind_of_nouns(_phrase(_words(question)[::-1]))
-    focus = tuple(w for w in phrase if w not in KIND_NOUNS and w not in TIME_UNITS)
+    focus = tuple(w for w in phrase if w not in KIND_NOUNS and w not in TIME_UNITS and w not in ENTITY_NOUNS)
     yes_no = not wh and bool(_YES_NO.search(question))
     if yes_no:
         # What a yes/no question asks about is its closing noun phrase ("...count towards NHS pension?").
