@@ -177,7 +177,8 @@ def promote_headings(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_STRONG_STAR = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_STRONG_UNDERSCORE = re.compile(r"(?<![\w_])__(?=[^\s_])(.+?)(?<=[^\s_])__(?![\w_])")
 _EM_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
 _EM_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![\w_])")
 
@@ -185,7 +186,9 @@ _EM_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![\w_])")
 def plain_emphasis(text: str) -> str:
     """Markdown bold and italics without their markers: "**Venue:** Kingsmere House" is stored and
     quoted as "Venue: Kingsmere House". The markers are markup, not words; left in, they reach answers
-    as stray asterisks. A list bullet ("* item") and an underscore inside a word stay as they are."""
-    text = _STRONG.sub(r"\2", text)
+    as stray asterisks. A list bullet ("* item") and underscores inside or at the start of a word
+    ("window.__name", "snake_case") stay as they are, as CommonMark reads them."""
+    text = _STRONG_STAR.sub(r"\1", text)
+    text = _STRONG_UNDERSCORE.sub(r"\1", text)
     text = _EM_STAR.sub(r"\1", text)
     return _EM_UNDERSCORE.sub(r"\1", text)

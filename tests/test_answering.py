@@ -161,3 +161,46 @@ def test_a_question_no_sentence_is_near_is_refused_whatever_the_model_says(servi
     composition = policy.answer(outside, service.search.search(outside))
     assert not composition.grounded
     assert composition.reason == "off the topics the documents cover", composition.reason
+
+
+LEVY_SHORT = """---
+title: The gadget levy
+topic: testing
+---
+# The gadget levy
+
+## Abolition
+The gadget levy was abolished on 9 May 2032.
+
+## Before abolition
+Practices paid the gadget levy each quarter to the county hub, which used it to repair shared gadgets.
+"""
+
+LEVY_LONG = """---
+title: County hub changes
+topic: testing
+---
+# County hub changes
+
+## The levy
+The gadget levy was abolished on 9 May 2032 and its repair work passed to the county hub.
+
+## Staffing
+The county hub took on three more technicians in 2032 to cover the repair work.
+"""
+
+
+def test_a_fact_two_notes_repeat_is_quoted_once(service_factory) -> None:  # type: ignore[no-untyped-def]
+    from assistant.answering.compose import near_duplicate
+
+    short = "The gadget levy was abolished on 9 May 2032."
+    long = "The gadget levy was abolished on 9 May 2032 and its repair work passed to the county hub."
+    assert near_duplicate(short, long)
+    assert near_duplicate(long, short)
+    assert not near_duplicate(short, "The county hub took on three more technicians in 2032.")
+
+    svc = service_factory([("levy.md", LEVY_SHORT), ("hub.md", LEVY_LONG)])
+    answer = svc.answer("When was the gadget levy abolished?")
+    assert answer.grounded, answer.answer
+    assert "9 May 2032" in answer.answer
+    assert answer.answer.count("was abolished on 9 May 2032") == 1, answer.answer

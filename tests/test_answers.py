@@ -202,13 +202,6 @@ def test_close_trap_is_not_answered_as_if_it_were(corpus_service: AnswerService,
         assert "doesn't cover" in answer.answer
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known gap (issue 10 note): the learned sentence scorer prefers the top passage's "
-        "sentence to the lower passage that names the thing asked for"
-    ),
-    strict=False,
-)
 def test_what_is_asked_may_be_named_by_a_lower_passage(corpus_service: AnswerService) -> None:
     """The top passages give the review's feedback as "written feedback from more than 120 individuals";
     only a lower-ranked one names "responses", and the answer must come from there, cited correctly."""

@@ -32,7 +32,7 @@ MEASURED = {
     "naive_accuracy": 0.72,
     "context_recall_at_4": 0.96,
     "refusal_accuracy": 0.473,
-    "false_refusal_rate": 0.06,
+    "false_refusal_rate": 0.07,
 }
 FLOORS = {
     name: round(min(MEASURED[name], TARGETS.get(name, 1.0)) - MARGIN, 2)

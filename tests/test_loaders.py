@@ -669,10 +669,15 @@ def test_markdown_and_html_emphasis_markers_are_not_stored(tmp_path: Path) -> No
     note.write_text(
         "# Board minutes\n\n**Venue:** Kingsmere House, meeting room 2.\n\n"
         "The *General Practice Forward View* committed __£6m__ to development.\n\n"
-        "* Actions carried over\n* Item two\n",
+        "* Actions carried over\n* Item two\n\n"
+        "Never paste window.__pmaXss = 1 or window.__pmaXss = 2 from an email, nor a_b_c names.\n",
         encoding="utf-8",
     )
     (doc,) = load_file(note, tmp_path)
+    # Underscores opening or inside a word are not emphasis (CommonMark), so code-like text is kept whole.
+    assert "Never paste window.__pmaXss = 1 or window.__pmaXss = 2 from an email, nor a_b_c names." in (
+        doc.page_content
+    )
     assert "Venue: Kingsmere House, meeting room 2." in doc.page_content
     assert "The General Practice Forward View committed £6m to development." in doc.page_content
     assert "* Actions carried over" in doc.page_content  # a list bullet is structure, kept for the splitter

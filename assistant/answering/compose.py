@@ -50,10 +50,13 @@ def nearest_topics(passages: list[Passage], limit: int = 3) -> list[str]:
 
 
 def near_duplicate(a: str, b: str) -> bool:
+    """Whether one sentence says little the other does not: most of the shorter one's words are in the
+    longer. Notes that overlap repeat a fact in a short and a long form ("X was abolished." and "X was
+    abolished and its functions moved to Y."); an answer quoting both says the same thing twice."""
     ta, tb = set(terms(a)), set(terms(b))
     if not ta or not tb:
         return a == b
-    return len(ta & tb) / len(ta | tb) > 0.7
+    return len(ta & tb) / min(len(ta), len(tb)) > 0.8
 
 
 class ExtractiveComposer:

@@ -10,6 +10,9 @@ it sits (passage rank, position, heading, and its rank by similarity among the q
 Two measure the part of the question the document's own subject does not say: the sentence's similarity
 to the question without the top passage's title words (`Passage.residual_scores`), and its coverage of
 the asked words that are not in a third or more of its passage's sentences (`_specific`).
+A name the question gives and a passage lacks weighs by its rarity in the library (lacking "GP" says
+little, lacking "Northern Ireland" much). For answerability, besides the best candidates' features, how
+far the best passage and the best sentence stand above the next.
 None names a topic or a question: the fitted models in `models/` weigh them, and `train.py` refits them.
 
 The feature lists are part of the model files: a model is refused on load if its names differ.
@@ -107,6 +110,8 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     "window_cover_top",
     "specific_cover_best",
     "specific_cover_top",
+    "passage_gap",
+    "sim_gap",
 )
 
 
@@ -160,6 +165,18 @@ def _numbers_missing(numbers: list[str], text: str) -> float:
     return missing / len(numbers)
 
 
+def _names_missing(names: tuple[str, ...], lower_text: str, index: CachedIndex) -> float:
+    """The share of the question's names the passage lacks, each weighed by its rarity in the library:
+    lacking "GP", which nearly every passage has, says little; lacking "Northern Ireland" says much."""
+    if not names:
+        return 0.0
+    ceiling = math.log(len(index.ids) + 1.5)
+    weights = [max((index.idf.get(t, ceiling) for t in terms(n)), default=ceiling) for n in names]
+    total = sum(weights)
+    missing = sum(w for n, w in zip(names, weights, strict=True) if n.lower() not in lower_text)
+    return missing / total if total else 0.0
+
+
 def candidates(reading: Reading, result: RetrievalResult, passages: int, given: str = "") -> list[Candidate]:
     """Every sentence of the first `passages` passages, with its features. `given` is text whose names
     are no answer to "who" (the question and its glossary expansion)."""
@@ -185,11 +202,7 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
         head_words = _singulars(heading)
         passage_words = passage.terms
         lower_text = f"{heading} {passage.text}".lower()
-        names_missing = (
-            sum(1 for n in reading.names if n.lower() not in lower_text) / len(reading.names)
-            if reading.names
-            else 0.0
-        )
+        names_missing = _names_missing(reading.names, lower_text, index)
         focus_passage = len(focus_stems & passage_words) / len(focus_stems) if focus_stems else 0.0
         numbers_missing = _numbers_missing(numbers, lower_text)
         common = [
@@ -355,5 +368,17 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
         max(c.feature("window_cover") for c in top),
         best.feature("specific_cover"),
         max(c.feature("specific_cover") for c in top),
+        # How far the best passage and the best sentence stand above the next: an answer usually stands
+        # out, while a question the library only brushes against finds several passages about as near.
+        _gap([p.score for p in result.passages]),
+        _gap(column[:, f("sim")].tolist()),
     ]
     return np.asarray(x, dtype=np.float64)
+
+
+def _gap(values: list[float]) -> float:
+    """The best value's lead over the second (0 with fewer than two)."""
+    if len(values) < 2:
+        return 0.0
+    first, second = sorted(values, reverse=True)[:2]
+    return float(first - second)
