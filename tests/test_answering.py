@@ -204,3 +204,21 @@ def test_a_fact_two_notes_repeat_is_quoted_once(service_factory) -> None:  # typ
     assert answer.grounded, answer.answer
     assert "9 May 2032" in answer.answer
     assert answer.answer.count("was abolished on 9 May 2032") == 1, answer.answer
+
+
+def test_a_misspelt_word_is_read_as_the_retrieved_passages_word(service: AnswerService) -> None:
+    from assistant.answering.features import clause_terms
+    from assistant.answering.question import read
+
+    question = "how much does the widgit licence cost a practise"
+    result = service.retrieve(question)
+    plain, resolved = clause_terms(read(question)), clause_terms(read(question), result)
+    assert "widgit" in plain
+    assert "widget" in resolved
+    assert "widgit" not in resolved
+    # A word the library holds is never re-read, however close another is.
+    assert "licenc" in plain
+    assert "licenc" in resolved
+    answer = service.answer(question)
+    assert answer.grounded, answer.answer
+    assert "£4,500" in answer.answer

@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from assistant.answering.question import KINDS, Reading, stop_words
 from assistant.answering.shapes import any_number, has_shape, new_shape, numbers_in
@@ -143,11 +145,33 @@ def _singulars(text: str) -> set[str]:
     return {singular(w) for w in tokens(text)}
 
 
-def clause_terms(reading: Reading) -> list[str]:
+def clause_terms(reading: Reading, result: RetrievalResult | None = None) -> list[str]:
     """The stemmed content words of what is asked (the last wh-clause, not the context typed before it),
-    each once: the words a passage that answers must speak of."""
+    each once: the words a passage that answers must speak of. With `result`, a word the library never
+    uses is read as the retrieved passages' word it is one or two keystrokes from ("valud" as "valued",
+    "sytems" as "systems"), if there is one."""
     words = [w for w in tokens(reading.clause or reading.question) if w not in stop_words()]
-    return list(dict.fromkeys(terms(" ".join(words))))
+    asked = list(dict.fromkeys(terms(" ".join(words))))
+    return _resolve_typos(asked, result) if result is not None else asked
+
+
+def _resolve_typos(asked: list[str], result: RetrievalResult) -> list[str]:
+    """Managers type fast, and a misspelt word counts as missing from every passage, which reads as a
+    question the library does not answer. Only words no chunk holds are read again, only against the
+    words of the passages retrieved for this question (not the whole vocabulary, where a near word is
+    often a different one), and only within one edit for a short word and two for a long one."""
+    index = result.index
+    if index is None:
+        return asked
+    nearby = sorted(set().union(*(p.terms for p in result.passages)))
+    out = []
+    for term in asked:
+        if len(term) < 4 or term in index.idf:
+            out.append(term)
+            continue
+        match = process.extractOne(term, nearby, scorer=OSA.distance, score_cutoff=1 if len(term) <= 6 else 2)
+        out.append(match[0] if match else term)
+    return list(dict.fromkeys(out))
 
 
 def _rarest(asked: list[str], index: CachedIndex, n: int = 2) -> set[str]:
@@ -191,7 +215,7 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
     best_sim = max((s for p in top for s in p.sentence_scores), default=0.0)
     best_bm25 = max((p.features.get("bm25", 0.0) for p in top), default=0.0) or 1.0
     given = given or reading.question
-    asked = clause_terms(reading)
+    asked = clause_terms(reading, result)
     rarest = _rarest(asked, index)
     numbers = numbers_in(reading.question)
     out: list[Candidate] = []
@@ -317,7 +341,7 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
     for passage in result.passages[:2]:
         covered |= passage.terms
     column = np.stack([c.x for c in scored])
-    asked = clause_terms(reading)
+    asked = clause_terms(reading, result)
     vocabulary = index.idf if index is not None else {}
     known = [t for t in asked if t in vocabulary]
     missing_idf = [vocabulary[t] for t in known if t not in covered]
