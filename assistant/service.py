@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from assistant import safety
 from assistant.answering.compose import Composition
 from assistant.answering.policy import AnswerPolicy
-from assistant.answering.question import question_parts
+from assistant.answering.question import part_queries, question_parts, refers_back
 from assistant.approved import ApprovedAnswers
 from assistant.catalogue import CatalogueEntry, build_catalogue
 from assistant.config import Settings
@@ -44,16 +44,14 @@ if TYPE_CHECKING:  # the language model's client (openai, langchain-openai) load
     from assistant.answering.llm import Draft, LLMComposer
 
 # Short questions that lean on the previous turn ("and when did that start?").
-_FOLLOW_UP = re.compile(
-    r"^\s*(and|but|also|what about|how about|so)\b|\b(it|its|that|this|those|these|they|them|their|he|she)\b",
-    re.IGNORECASE,
-)
+_FOLLOW_UP = re.compile(r"^\s*(and|but|also|what about|how about|so)\b", re.IGNORECASE)
 FOLLOW_UP_MAX_WORDS = 12
 FOLLOW_UP_CONTEXT_WORDS = 40
 
 
 def _is_follow_up(question: str) -> bool:
-    return len(question.split()) <= FOLLOW_UP_MAX_WORDS and bool(_FOLLOW_UP.search(question))
+    short = len(question.split()) <= FOLLOW_UP_MAX_WORDS
+    return short and bool(_FOLLOW_UP.search(question) or refers_back(question))
 
 
 @dataclass
@@ -196,7 +194,7 @@ class AnswerService:
         query = self._retrieval_query(clean, conversation_id)
         parts = question_parts(clean)
         parts = parts if len(parts) > 1 else []
-        result, *searched = self.search.search_many([query, *parts], filters)
+        result, *searched = self.search.search_many([query, *part_queries(parts)], filters)
         t_compose = time.perf_counter()
         policy = self._policy()
         if parts:

@@ -115,6 +115,13 @@ def test_a_two_part_question_cites_both_parts(service: AnswerService) -> None:
     assert re.findall(r"\[(\d+)\]", answer.answer) == [str(n) for n in range(1, len(answer.sources) + 1)]
 
 
+def test_a_second_part_that_points_back_is_answered_about_the_first(service: AnswerService) -> None:
+    answer = service.answer("How much does the widget licence cost, and when is its fee invoiced each year?")
+    assert answer.grounded, answer.answer
+    assert "£4,500" in answer.answer
+    assert "April" in answer.answer
+
+
 def test_retrieved_lists_passages_beside_the_cited_sources(service: AnswerService) -> None:
     answer = service.answer("How much does the widget licence cost?")
     assert len(answer.retrieved) >= len(answer.sources) >= 1

@@ -7,8 +7,25 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answering.question import question_parts, read
+from assistant.answering.question import part_queries, question_parts, read
 from assistant.answering.shapes import has_shape, new_shape, numbers_in
+
+
+def test_a_preposition_may_open_the_second_part() -> None:
+    assert question_parts("When did the widget scheme start, and from what date did hubs take over?") == [
+        "When did the widget scheme start?",
+        "from what date did hubs take over?",
+    ]
+
+
+def test_a_part_that_points_back_is_searched_with_the_part_before_it() -> None:
+    parts = question_parts("what will the new hub be called and how many rooms will it have?")
+    assert part_queries(parts) == [
+        "what will the new hub be called?",
+        "what will the new hub be called? how many rooms will it have?",
+    ]
+    alone = question_parts("When did the widget scheme start, and how many widgets were made?")
+    assert part_queries(alone) == alone
 
 
 @pytest.mark.parametrize(
@@ -96,6 +113,11 @@ def test_an_auxiliary_after_and_opens_a_yes_no_part_and_thanks_are_no_part() -> 
     assert question_parts("what will the new hub be called and how many rooms will it have? ta") == [
         "what will the new hub be called?",
         "how many rooms will it have?",
+    ]
+    # A part of function words only still asks when it has a question word.
+    assert question_parts("what grades has the widget maker got and when did she get them") == [
+        "what grades has the widget maker got?",
+        "when did she get them?",
     ]
     # "and have…" continuing a statement asks nothing: context before one question stays one question.
     context = "I'm sorting our files this week and have a pile of hub minutes. Which year did it open?"

@@ -316,8 +316,10 @@ def read(question: str) -> Reading:
     )
 
 
+# A preposition may stand before the question word ("…, and from what date did Y?").
 _PART_SPLIT = re.compile(
-    r",?\s+and\s+(?=(?:how|when|what|who|whom|which|where|why|is|are|was|were|did|does|do|can|could|will|"
+    r",?\s+and\s+(?=(?:(?:from|in|on|at|by|for|to|with|since|until|after|before|under)\s+)?"
+    r"(?:how|when|what|who|whom|which|where|why|is|are|was|were|did|does|do|can|could|will|"
     r"would|should|has|have|had|must|may|might)\b)"
     r"|\?\s+(?=\S)",
     re.I,
@@ -335,6 +337,23 @@ def _asks(part: str) -> bool:
     return bool(_WH.search(part) or _ASKS.match(part))
 
 
+# Personal and demonstrative pronouns: closed-class words by which a sentence points at an earlier one.
+_REFERS_BACK = re.compile(r"\b(it|its|that|this|those|these|they|them|their|he|she|his|her|him)\b", re.I)
+
+
+def refers_back(text: str) -> bool:
+    """Whether a question points back at something said before it by a pronoun ("when did it start?"):
+    alone it names nothing a search can find."""
+    return bool(_REFERS_BACK.search(text))
+
+
+def part_queries(parts: list[str]) -> list[str]:
+    """What each part of a two-part question is searched with. A later part that points back by a pronoun
+    ("…, and how many patients will it have?") is searched with the part before it in front, as a
+    conversational follow-up is searched with the turn before it."""
+    return [p if n == 0 or not refers_back(p) else f"{parts[n - 1]} {p}" for n, p in enumerate(parts)]
+
+
 def question_parts(question: str) -> list[str]:
     """The two parts of a two-part question ("When did X start, and how many Y are there?"), split at
     "and" before a question word or at a question mark followed by more text. More than two pieces is
@@ -344,8 +363,8 @@ def question_parts(question: str) -> list[str]:
     wh-part."""
     parts = [p.strip(" ,?") for p in _PART_SPLIT.split(question)]
     # A closing "thanks" or "ta" after the question mark is no part: a piece of function words and
-    # interjections only asks nothing.
-    parts = [p for p in parts if any(w not in stop_words() for w in _words(p))]
+    # interjections only, with no question word, asks nothing ("when did she do them" does ask).
+    parts = [p for p in parts if _asks(p) or any(w not in stop_words() for w in _words(p))]
     if len(parts) != 2 or any(len(p.split()) < 5 for p in parts) or not all(map(_asks, parts)):
         return [question]
     return [p + "?" for p in parts]

@@ -34,7 +34,7 @@ from assistant.answering.features import (
     question_features,
 )
 from assistant.answering.policy import AnswerPolicy
-from assistant.answering.question import question_parts, read
+from assistant.answering.question import part_queries, question_parts, read
 from assistant.config import AnswerSettings, Settings
 from assistant.retrieval import RetrievalResult
 
@@ -80,7 +80,7 @@ def retrieve(search: Any, questions: list[dict[str, Any]]) -> list[Example]:
     for q in questions:
         parts = question_parts(q["question"])
         parts = parts if len(parts) > 1 else []
-        out.append(Example(q, search.search_many([q["question"], *parts]), parts))
+        out.append(Example(q, search.search_many([q["question"], *part_queries(parts)]), parts))
     return out
 
 
