@@ -121,13 +121,6 @@ def test_known_question_gets_the_right_sentence_and_citation(corpus_service: Ans
     assert answer.timings_ms["total"] > 0
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known gap (issue 10 note): the learned answerability model declines one part of "
-        "this two-part question"
-    ),
-    strict=False,
-)
 def test_two_part_question_cites_two_sources(corpus_service: AnswerService) -> None:
     answer = corpus_service.answer(
         "When did PCNs go live nationally, and from what date could they hire newly qualified GPs "
