@@ -149,11 +149,16 @@ def _paragraph_like(line: str) -> bool:
     return len(line.split()) >= 12 or line.rstrip().endswith((".", "!", "?", ":"))
 
 
+# A "Label: value" line: a short capitalised label, a colon, then the value on the same line.
+_FIELD = re.compile(r"^[A-Z][^:]{0,30}:\s+\S")
+
+
 def promote_headings(text: str) -> str:
     """Turn plain-text headings (saved pages, PDFs) into Markdown headings the chunker splits on.
 
     A heading is a short line without closing punctuation that introduces a paragraph and does not sit
-    inside a run of three or more short lines (a list); lines already marked up are left alone. A
+    inside a run of three or more short lines (a list), nor is a "Label: value" line beside another
+    (the fields of an advert or a form: "Salary: …", "Hours: …"); lines already marked up are left alone. A
     section number in front ("3.4 Deficits and reserves") is part of the heading, unless a neighbouring
     line is a short one numbered at the same depth, which makes the lines a numbered list. Left unmarked, a
     heading is glued by the sentence splitter onto the first sentence of its section.
@@ -169,6 +174,8 @@ def promote_headings(text: str) -> str:
         neighbours = [ln for ln in (before, following) if heading_like(ln)]
         if heading and depth and depth in map(_section_depth, neighbours):
             heading = False  # "1. Call the duty doctor" next to "2. …" is a numbered list, not a section
+        if heading and _FIELD.match(line) and any(_FIELD.match(ln) for ln in (before, following)):
+            heading = False  # "Salary: £48,000" above "Hours: 37.5 a week" is a field, its value a fact
         run = run + 1 if heading else 0
         if heading and _paragraph_like(following) and run <= 2:
             out.extend(["", f"## {line}", ""])

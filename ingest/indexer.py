@@ -32,7 +32,7 @@ from ingest.loaders import LoadError, load_file, source_key
 
 # Bump when loading, chunking or the making of vectors (assistant/store.py) changes what a file turns
 # into: every file is then re-chunked, and every chunk re-embedded (the version is part of chunk ids).
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "6"
 IGNORE_FILE = ".pmaignore"
 # The file table's `root` for fetched web pages: not a folder, so re-indexing and --prune never scan it.
 WEB_ROOT = "web:"

@@ -204,6 +204,19 @@ def test_numbered_headings_apart_from_their_text_but_numbered_lists_stay_lists()
     assert "## Contingency" not in promote_headings("Contingency £135,000\n" + "A long paragraph. " * 8)
 
 
+def test_label_value_fields_stay_text_and_a_titled_heading_is_still_a_heading() -> None:
+    fields = promote_headings(
+        "About the job\n\n"
+        "Salary: £31,000 to £35,000 a year, depending on experience\n"
+        "Hours: full time, 37.5 hours a week, Monday to Friday, with one day a week from home\n"
+        "Contract: permanent\n"
+    )
+    assert "Salary: £31,000 to £35,000 a year, depending on experience" in fields.splitlines()
+    assert "## Salary" not in fields
+    titled = promote_headings("Meet the team: our new clinical pharmacist\n" + "A long paragraph. " * 8)
+    assert "## Meet the team: our new clinical pharmacist" in titled.splitlines()
+
+
 def test_tidy_pdf_text_joins_a_full_width_line_broken_before_a_figure() -> None:
     text = (
         "Our Quality and Outcomes Framework achievement for 2024/25 was 548 points out of a possible\n"

@@ -12,7 +12,8 @@ to the question without the top passage's title words (`Passage.residual_scores`
 the asked words that are not in a third or more of its passage's sentences (`_specific`).
 A name the question gives and a passage lacks weighs by its rarity in the library (lacking "GP" says
 little, lacking "Northern Ireland" much). For answerability, besides the best candidates' features, how
-far the best passage and the best sentence stand above the next.
+far the best passage and the best sentence stand above the next, and the scorer's best beliefs as
+log-odds as well as probabilities.
 None names a topic or a question: the fitted models in `models/` weigh them, and `train.py` refits them.
 
 The feature lists are part of the model files: a model is refused on load if its names differ.
@@ -114,6 +115,8 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     "specific_cover_top",
     "passage_gap",
     "sim_gap",
+    "best_logit",
+    "typed_best_logit",
 )
 
 
@@ -396,8 +399,17 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
         # out, while a question the library only brushes against finds several passages about as near.
         _gap([p.score for p in result.passages]),
         _gap(column[:, f("sim")].tolist()),
+        # The same beliefs as log-odds: a probability near 0 or 1 squeezes differences a linear model
+        # of the answer could use.
+        _logit(best.p),
+        _logit(max((c.p for c in scored if c.feature("kind_new")), default=0.0) if reading.kind else best.p),
     ]
     return np.asarray(x, dtype=np.float64)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
 
 
 def _gap(values: list[float]) -> float:
