@@ -197,6 +197,36 @@ The county hub took on three more technicians in 2032 to cover the repair work.
 """
 
 
+def test_a_rare_spelling_beside_a_far_commoner_one_is_read_as_the_common_one(service_factory) -> None:  # type: ignore[no-untyped-def]
+    from assistant.answering.features import clause_terms
+    from assistant.answering.question import read
+
+    notes = [
+        (
+            f"sprocket{i}.md",
+            f"---\ntitle: Sprocket note {i}\ntopic: testing\n---\n# Sprocket note {i}\n\n"
+            f"Each practice in district {i} keeps a sprocket register, checked by the district office.\n",
+        )
+        for i in range(10)
+    ]
+    notes.append(
+        (
+            "nursing.md",
+            "---\ntitle: Nursing\ntopic: testing\n---\n# Nursing\n\n"
+            "Nurses may practise alone once their sprocket training is signed off.\n",
+        )
+    )
+    svc = service_factory(notes)
+    question = "who checks the sprocket register of a practise"
+    resolved = clause_terms(read(question), svc.retrieve(question))
+    # "practise" is in the library, once; "practice" is in ten notes, one letter away.
+    assert "practic" in resolved
+    assert "practis" not in resolved
+    # A word as common as its neighbours stays itself.
+    assert "sprocket" in resolved
+    assert "regist" in resolved
+
+
 def test_a_fact_two_notes_repeat_is_quoted_once(service_factory) -> None:  # type: ignore[no-untyped-def]
     from assistant.answering.compose import near_duplicate
 
@@ -223,7 +253,7 @@ def test_a_misspelt_word_is_read_as_the_retrieved_passages_word(service: AnswerS
     assert "widgit" in plain
     assert "widget" in resolved
     assert "widgit" not in resolved
-    # A word the library holds is never re-read, however close another is.
+    # A word the library holds, and not rarely, is never re-read, however close another is.
     assert "licenc" in plain
     assert "licenc" in resolved
     answer = service.answer(question)

@@ -8,7 +8,16 @@ from __future__ import annotations
 import pytest
 
 from assistant.answering.question import part_queries, question_parts, read
-from assistant.answering.shapes import has_shape, new_shape, numbers_in
+from assistant.answering.shapes import (
+    asked_rate,
+    counts,
+    has_shape,
+    new_shape,
+    numbers_in,
+    rate_missing,
+    span_contexts,
+)
+from assistant.text import terms
 
 
 def test_a_preposition_may_open_the_second_part() -> None:
@@ -179,3 +188,35 @@ def test_a_question_word_inside_a_clause_does_not_ask() -> None:
     # After a conjunction or a question mark a question word opens a new clause.
     assert read("The rota changed, so when did it start?").kind == "date"
     assert read("we got a request? what's the deadline?").kind == "date"
+
+
+def test_a_count_is_a_number_before_the_counted_noun() -> None:
+    counted = set(terms("surgeries"))
+    assert counts("The group has 14 member surgeries.", counted, terms)
+    assert counts("Eleven of its surgeries signed up.", counted, terms)
+    # The noun is named, but the number counts something else or is no count at all.
+    assert not counts("The surgeries were offered three options.", counted, terms)
+    assert not counts("The surgeries merged in 2019.", counted, terms)
+    assert not counts("The surgeries share a £40,000 budget.", counted, terms)
+    assert not counts("There are 14 member surgeries.", set(), terms)
+
+
+def test_a_figure_asked_per_unit_needs_a_figure_in_that_unit() -> None:
+    units = asked_rate("What is the grant per practice?", terms)
+    assert units == set(terms("practice"))
+    assert rate_missing(units, "The grant totals £2 million across the area.", terms)
+    assert rate_missing(units, "The grant is £3 per patient.", terms)
+    assert not rate_missing(units, "Each practice gets £8,000 from the grant.", terms)
+    assert not rate_missing(units, "The grant pays £8,000 a practice.", terms)
+    # A question that asks no rate finds none missing.
+    assert not rate_missing(asked_rate("What is the grant?", terms), "The grant totals £2 million.", terms)
+
+
+def test_span_contexts_are_the_words_around_each_new_answer_span() -> None:
+    sentence = "The hub opened in March 2021 and the new wing is due to open in June 2025."
+    contexts = span_contexts(sentence, "date", given="What happened in June 2025?", reach=15)
+    # The date the question gives is no answer; the other is seen with its own neighbours only.
+    assert contexts
+    assert all("2021" in c and "2025" not in c for c in contexts)
+    assert span_contexts(sentence, None) == []
+    assert span_contexts("Nothing is dated here.", "date") == []

@@ -30,7 +30,16 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from assistant.answering.question import KINDS, Reading, stop_words
-from assistant.answering.shapes import any_number, has_shape, new_shape, numbers_in
+from assistant.answering.shapes import (
+    any_number,
+    asked_rate,
+    counts,
+    has_shape,
+    new_shape,
+    numbers_in,
+    rate_missing,
+    span_contexts,
+)
 from assistant.index_cache import CachedIndex
 from assistant.retrieval import Passage, RetrievalResult
 from assistant.text import leans_back, singular, terms, tokens
@@ -72,6 +81,9 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "specific_cover_margin",
     "residual_sim",
     "residual_sim_margin",
+    "counts_focus",
+    "rate_missing",
+    "span_cover",
 )
 
 ANSWERABLE_FEATURES: tuple[str, ...] = (
@@ -117,6 +129,12 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     "sim_gap",
     "best_logit",
     "typed_best_logit",
+    "counts_focus_best",
+    "counts_focus_top",
+    "rate_missing_best",
+    "rate_missing_top",
+    "span_cover_best",
+    "span_cover_top",
 )
 
 
@@ -160,21 +178,32 @@ def clause_terms(reading: Reading, result: RetrievalResult | None = None) -> lis
 
 def _resolve_typos(asked: list[str], result: RetrievalResult) -> list[str]:
     """Managers type fast, and a misspelt word counts as missing from every passage, which reads as a
-    question the library does not answer. Only words no chunk holds are read again, only against the
-    words of the passages retrieved for this question (not the whole vocabulary, where a near word is
-    often a different one), and only within one edit for a short word and two for a long one."""
+    question the library does not answer. Only words no chunk holds, or that are rare (in three chunks
+    or fewer) beside a word five times as common, are read again ("practise" in one note, "practice" in
+    most), only against the words of the passages retrieved for this question (not the whole
+    vocabulary, where a near word is often a different one), and only within one edit for a short word
+    and two for a long one."""
     index = result.index
     if index is None:
         return asked
     nearby = sorted(set().union(*(p.terms for p in result.passages)))
+    rare = math.log((len(index.ids) - 2.5) / 3.5 + 1.0)  # the idf of a term in three chunks
     out = []
     for term in asked:
-        if len(term) < 4 or term in index.idf:
+        if len(term) < 4 or (term in index.idf and index.idf_of(term) < rare):
             out.append(term)
             continue
-        match = process.extractOne(term, nearby, scorer=OSA.distance, score_cutoff=1 if len(term) <= 6 else 2)
-        out.append(match[0] if match else term)
+        cutoff = 1 if len(term) <= 6 else 2
+        near = [
+            (w, d)
+            for w, d, _ in process.extract(term, nearby, scorer=OSA.distance, score_cutoff=cutoff, limit=5)
+            if w != term and (term not in index.idf or index.idf_of(w) < index.idf_of(term) - _FAR_COMMONER)
+        ]
+        out.append(min(near, key=lambda wd: (wd[1], index.idf_of(wd[0])))[0] if near else term)
     return list(dict.fromkeys(out))
+
+
+_FAR_COMMONER = math.log(5.0)
 
 
 def _rarest(asked: list[str], index: CachedIndex, n: int = 2) -> set[str]:
@@ -221,6 +250,8 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
     asked = clause_terms(reading, result)
     rarest = _rarest(asked, index)
     numbers = numbers_in(reading.question)
+    counted = set(terms(reading.focus[0])) if reading.kind == "count" and reading.focus else set()
+    units = asked_rate(reading.clause or reading.question, terms)
     out: list[Candidate] = []
     for pn, passage in enumerate(top):
         meta = passage.metadata
@@ -246,6 +277,7 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
             window = sentence_terms.union(*sentence_term_sets[max(sn - 1, 0) : sn + 2])
             words = _singulars(sentence) | head_words
             typed = has_shape(sentence, reading.kind, given)
+            contexts = span_contexts(sentence, reading.kind, given)
             dated = bool(reading.years) and all(y in sentence for y in reading.years)
             x = [
                 sim,
@@ -281,6 +313,9 @@ def candidates(reading: Reading, result: RetrievalResult, passages: int, given: 
                 0.0,
                 residuals[sn],
                 0.0,
+                1.0 if counted and counts(sentence, counted, terms) else 0.0,
+                1.0 if rate_missing(units, sentence, terms) else 0.0,
+                max((_weighted(set(terms(t)), asked, index) for t in contexts), default=0.0),
             ]
             out.append(Candidate(pn, sn, passage, np.asarray(x, dtype=np.float64)))
     _margins(out)
@@ -403,6 +438,12 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
         # of the answer could use.
         _logit(best.p),
         _logit(max((c.p for c in scored if c.feature("kind_new")), default=0.0) if reading.kind else best.p),
+        best.feature("counts_focus"),
+        max(c.feature("counts_focus") for c in top),
+        best.feature("rate_missing"),
+        min(c.feature("rate_missing") for c in top),
+        best.feature("span_cover"),
+        max(c.feature("span_cover") for c in top),
     ]
     return np.asarray(x, dtype=np.float64)
 

@@ -8,6 +8,7 @@ the fitted models decide how much each one matters.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 NUMBER_WORDS = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
@@ -124,3 +125,54 @@ _YEAR_ONLY = re.compile(r"(?:19|20)\d\d")
 
 def any_number(sentence: str) -> bool:
     return bool(_NUMBER.search(sentence))
+
+
+_WORD = re.compile(r"[\w£%][\w,.'’-]*")
+
+
+def counts(sentence: str, noun_terms: set[str], stem: Callable[[str], list[str]]) -> bool:
+    """Whether `sentence` counts the thing asked about: a number (not a year, date, sum or share) with
+    the counted noun within the four words after it ("11 practices", "335 emerging CCGs"), as English
+    writes a count. A sentence that names the thing and gives a number of something else ("offered
+    CCGs three models") holds the shape of a count, not the count asked for."""
+    if not noun_terms:
+        return False
+    words = _WORD.findall(_NOT_A_COUNT.sub(" ", sentence))
+    for i, word in enumerate(words):
+        if _NUMBER.fullmatch(word.rstrip(".,")) and noun_terms & set(stem(" ".join(words[i + 1 : i + 5]))):
+            return True
+    return False
+
+
+_ASKED_RATE = re.compile(r"\b(?:per|each|every)\s+([\w-]+)", re.I)
+_GIVEN_RATE = re.compile(r"\b(?:per|each|every|a|an)\s+([\w-]+)", re.I)
+
+
+def asked_rate(question: str, stem: Callable[[str], list[str]]) -> set[str]:
+    """The stemmed nouns a question asks a figure by ("per patient", "each practice"): the unit an
+    answer's figure must be given in."""
+    return {t for m in _ASKED_RATE.finditer(question) for t in stem(m.group(1))}
+
+
+def rate_missing(units: set[str], sentence: str, stem: Callable[[str], list[str]]) -> bool:
+    """Whether a question that asks for a figure per something meets a sentence that gives no figure in
+    that unit ("per", "each", "every", "a" before it): a total, or a figure per patient when the
+    question asks per practice, is another quantity."""
+    given = {t for m in _GIVEN_RATE.finditer(sentence) for t in stem(m.group(1))}
+    return bool(units) and not (units & given)
+
+
+def span_contexts(sentence: str, kind: str | None, given: str = "", reach: int = 40) -> list[str]:
+    """The text around each answer-shaped span of `kind` that `given` does not state, `reach`
+    characters either side: what the figure or date in a sentence is a figure or date of."""
+    if kind is None:
+        return []
+    seen = given.lower()
+    out = []
+    for span in _spans(sentence, kind):
+        if span.strip().lower() in seen:
+            continue
+        at = sentence.find(span)
+        if at >= 0:
+            out.append(sentence[max(0, at - reach) : at + len(span) + reach])
+    return out
