@@ -173,14 +173,14 @@ def test_off_topic_question_is_refused_with_nearest_topics(
         # Close to the corpus, with the right kind of answer nearby (sums, counts), but nothing gives the
         # thing asked for: a salary, hours of training, how the payment is taxed, another nation.
         "How much is the salary of an ICB chief executive?",
+        "How many hours of training must a new practice manager complete each year?",
         pytest.param(
-            "How many hours of training must a new practice manager complete each year?",
+            "Which body commissions GP services in Northern Ireland?",
             marks=pytest.mark.xfail(
-                reason="known gap (issue 10 note): answered from a sentence about years of experience",
+                reason="known gap (issue 10 note): answered from sentences about commissioning in England",
                 strict=False,
             ),
         ),
-        "Which body commissions GP services in Northern Ireland?",
     ],
 )
 def test_close_trap_is_not_answered_as_if_it_were(corpus_service: AnswerService, question: str) -> None:
@@ -527,7 +527,7 @@ def test_stream_deltas_join_to_the_final_answer(corpus_service: AnswerService) -
 
 
 def test_stream_of_a_refusal_and_of_personal_data(corpus_service: AnswerService) -> None:
-    refused = list(corpus_service.stream("Which body commissions GP services in Northern Ireland?"))
+    refused = list(corpus_service.stream("How do I descale the coffee machine in the staff room?"))
     final = refused[-1].answer
     assert final is not None
     assert final.grounded is False

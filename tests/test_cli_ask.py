@@ -32,7 +32,7 @@ CONVERSATION = "cli-batch-conversation-1"
 
 BATCH = [
     {"id": "icb", "question": "When did ICBs replace CCGs?"},
-    {"id": 7, "question": "Which body commissions GP services in Northern Ireland?"},
+    {"id": 7, "question": "How much is the salary of an ICB chief executive?"},
     {
         "id": "ooa-1",
         "question": "What is the out-of-area registration scheme?",

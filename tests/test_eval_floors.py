@@ -31,8 +31,8 @@ MEASURED = {
     "answer_accuracy": 0.83,
     "naive_accuracy": 0.71,
     "context_recall_at_4": 0.96,
-    "refusal_accuracy": 0.473,
-    "false_refusal_rate": 0.07,
+    "refusal_accuracy": 0.509,
+    "false_refusal_rate": 0.09,
 }
 FLOORS = {
     name: round(min(MEASURED[name], TARGETS.get(name, 1.0)) - MARGIN, 2)
