@@ -63,7 +63,7 @@ class AnswerSettings(BaseModel):
     max_words: int = 120
     max_question_chars: int = 2000
     min_support: float = 0.35
-    min_answerable: float = 0.35
+    min_answerable: float = 0.325
     extra_sentence_min_p: float = 0.02
     max_sentences: int = 3
     partial_sentences: int = 2

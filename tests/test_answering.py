@@ -259,3 +259,65 @@ def test_a_misspelt_word_is_read_as_the_retrieved_passages_word(service: AnswerS
     answer = service.answer(question)
     assert answer.grounded, answer.answer
     assert "£4,500" in answer.answer
+
+
+def _judgement(question: str, sentences: list[tuple[str, float]]):  # type: ignore[no-untyped-def]
+    """A judged question over one made-up passage: each sentence with the scorer's probability, on the
+    topic (similarity 0.6), and the question answerable."""
+    from assistant.answering.features import Candidate
+    from assistant.answering.policy import Judgement
+    from assistant.answering.question import read
+    from assistant.retrieval import Passage, RetrievalResult
+
+    text = " ".join(s for s, _ in sentences)
+    passage = Passage(
+        question, text, {"source": f"{question}.md", "title": question}, 0.5, [s for s, _ in sentences]
+    )
+    result = RetrievalResult(question, question, [], [passage], {})
+    scored = []
+    for sn, (_, p) in enumerate(sentences):
+        x = np.zeros(len(SENTENCE_FEATURES))
+        x[SENTENCE_FEATURES.index("sim")] = 0.6
+        scored.append(Candidate(0, sn, passage, x, p))
+    return Judgement(question, read(question), result, scored, 0.9, 0.6)
+
+
+def test_a_two_part_answer_leads_with_the_whole_questions_best_sentence() -> None:
+    """One sentence often answers both parts of a question, while each part read alone prefers a
+    sentence that answers only itself: the whole question's best sentence comes first, then the parts'."""
+    from assistant.answering.policy import AnswerPolicy
+    from assistant.config import AnswerSettings
+
+    both = "By June 2033 the guild reported 640 members and recognition from the Nursing Council."
+    whole = _judgement("How many members, and which council?", [(both, 0.9), ("The guild has a board.", 0.1)])
+    first = _judgement("How many members", [("The guild had 640 members.", 0.8)])
+    second = _judgement("which council", [("Councils recognise guilds with a code of conduct.", 0.7)])
+    policy = AnswerPolicy(AnswerSettings())
+    answer = policy.compose(whole, [first, second])
+    assert answer.grounded
+    assert answer.text.startswith(both), answer.text
+    assert "The guild had 640 members." in answer.text
+    assert "code of conduct" in answer.text
+    assert re.findall(r"\[(\d+)\]", answer.text) == ["1", "2", "3"]
+    # A whole question judged unanswerable lends no sentence: its parts answer alone.
+    whole.probability = 0.0
+    assert both not in policy.compose(whole, [first, second]).text
+
+
+def test_answerability_sees_how_much_of_the_search_one_document_holds() -> None:
+    """The share of the top passages from the best sentence's document: high when the search keeps
+    finding one document, low when it finds a different one each time."""
+    from assistant.answering.features import ANSWERABLE_FEATURES, question_features
+    from assistant.retrieval import Passage
+
+    judged = _judgement("How many members", [("The guild had 640 members.", 0.8)])
+    best = judged.result.passages[0]
+    share = ANSWERABLE_FEATURES.index("source_share")
+
+    def with_others(sources: list[str]) -> float:
+        others = [Passage(f"p{n}", "Text.", {"source": s}, 0.1, ["Text."]) for n, s in enumerate(sources)]
+        judged.result.passages = [best, *others]
+        return float(question_features(judged.reading, judged.scored, judged.result)[share])
+
+    assert with_others([best.metadata["source"]] * 3) == 1.0
+    assert with_others(["a.md", "b.md", "c.md"]) == 0.25

@@ -135,6 +135,7 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     "rate_missing_top",
     "span_cover_best",
     "span_cover_top",
+    "source_share",
 )
 
 
@@ -444,6 +445,10 @@ def question_features(reading: Reading, scored: list[Candidate], result: Retriev
         min(c.feature("rate_missing") for c in top),
         best.feature("span_cover"),
         max(c.feature("span_cover") for c in top),
+        # How many of the top passages come from the best sentence's document: an answer usually sits in
+        # one document the search finds again and again, a question the library brushes finds many.
+        sum(1 for p in result.passages[:6] if p.metadata.get("source") == best.passage.metadata.get("source"))
+        / max(len(result.passages[:6]), 1),
     ]
     return np.asarray(x, dtype=np.float64)
 

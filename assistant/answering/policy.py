@@ -127,6 +127,11 @@ class AnswerPolicy:
         if not answered:
             return self._decline(whole, today)
         selections = [self._select(j, 2, budget) for j in answered]
+        if self.answers(whole):
+            # The whole question's own best sentences first: one sentence often answers both parts
+            # ("By April 2022 it reported 1,000 members and recognition from the RCGP"), and each part
+            # read alone can miss it for a sentence that answers only that part, or for none.
+            selections.insert(0, self._select(whole, 2, budget))
         composition = self.composer.render(selections, today)
         composition.probability = min(j.probability for j in answered)
         for j in judged:
