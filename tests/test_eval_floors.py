@@ -28,7 +28,7 @@ MARGIN = 0.03
 # the int8 ONNX encoder and candidates from dense chunks + BM25, ranked again by best sentence; the
 # answer threshold chosen for false refusals <= 5% on dev pooled with train out-of-fold.
 MEASURED = {
-    "answer_accuracy": 0.86,
+    "answer_accuracy": 0.84,
     "naive_accuracy": 0.71,
     "context_recall_at_4": 0.97,
     "refusal_accuracy": 0.509,

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from conftest import EVAL_DIR
 
-from assistant.answering.model import MODELS_DIR
+from assistant.answering.features import ANSWERABLE_FEATURES
+from assistant.answering.model import MODELS_DIR, BoostedTrees, ModelFileError
 from assistant.answering.train import train
 from assistant.config import AnswerSettings
 from assistant.service import AnswerService
@@ -39,6 +40,42 @@ def test_shipped_model_matches_a_fresh_training_run(retrained: tuple[Path, dict]
     assert shipped["meta"]["C"] == fresh["meta"]["C"]
     np.testing.assert_allclose(shipped["coef"], fresh["coef"], atol=0.05)
     np.testing.assert_allclose(shipped["intercept"], fresh["intercept"], atol=0.05)
+
+
+@pytest.mark.timeout(1800)
+def test_shipped_trees_match_a_fresh_training_run(retrained: tuple[Path, dict]) -> None:
+    """Trees are compared by what they predict, not node by node: a fresh ingest moves the features a
+    little, and a split point a little with them. Rows are drawn around the training data's mean at its
+    spread (the logistic model's standardisation records both)."""
+    out, _ = retrained
+    shipped = BoostedTrees.from_json(
+        (MODELS_DIR / "answerable_trees.json").read_text(encoding="utf-8"), ANSWERABLE_FEATURES
+    )
+    fresh = BoostedTrees.from_json(
+        (out / "answerable_trees.json").read_text(encoding="utf-8"), ANSWERABLE_FEATURES
+    )
+    assert shipped.meta["data"] == fresh.meta["data"], "the splits changed since the files were fitted"
+    assert len(shipped.trees) == len(fresh.trees) == shipped.meta["n_estimators"]
+    logistic = json.loads((out / "answerable.json").read_text(encoding="utf-8"))
+    rows = np.random.default_rng(0).normal(size=(400, len(ANSWERABLE_FEATURES)))
+    rows = rows * np.asarray(logistic["scale"]) + np.asarray(logistic["mean"])
+    assert float(np.abs(shipped.predict(rows) - fresh.predict(rows)).mean()) <= 0.03
+
+
+def test_trees_predict_as_scikit_learn_does() -> None:
+    """The numpy walk over the stored nodes gives scikit-learn's own probabilities, through the file."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 4))
+    y = (x[:, 0] * x[:, 1] + x[:, 2] > 0).astype(int)
+    clf = GradientBoostingClassifier(max_depth=3, n_estimators=40, random_state=0).fit(x, y)
+    names = ("a", "b", "c", "d")
+    trees = BoostedTrees.from_json(BoostedTrees.from_sklearn(clf, names, x, {}).to_json(), names)
+    held_out = rng.normal(size=(200, 4))
+    np.testing.assert_allclose(trees.predict(held_out), clf.predict_proba(held_out)[:, 1], atol=1e-9)
+    with pytest.raises(ModelFileError):
+        BoostedTrees.from_json(trees.to_json(), ("a", "b", "c"))
 
 
 def test_settings_defaults_are_the_thresholds_chosen_on_dev(retrained: tuple[Path, dict]) -> None:

@@ -35,6 +35,7 @@ from assistant.answering.train import (
     Example,
     _question_rows,
     _sentence_rows,
+    fit_trees,
     has_all,
     load_split,
     retrieve,
@@ -56,7 +57,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, c: float, names: tuple[str, ...]) ->
 
 def _fold_models(
     train_ex: list[Example], passages: int, c_sentence: float, c_answer: float
-) -> tuple[model.LogisticModel, model.LogisticModel]:
+) -> tuple[model.LogisticModel, model.Averaged]:
     """Both models fitted on one fold's training questions, as `train.py` fits them."""
     from sklearn.model_selection import GroupKFold
 
@@ -67,7 +68,7 @@ def _fold_models(
         oof[va] = _logistic(x[tr], y[tr], c_sentence, SENTENCE_FEATURES).predict(x[va])
     scorer = _logistic(x, y, c_sentence, SENTENCE_FEATURES)
     qx, qy, _ = _question_rows(train_ex, scorer, passages, dict(enumerate(oof)))
-    return scorer, _logistic(qx, qy, c_answer, ANSWERABLE_FEATURES)
+    return scorer, model.Averaged((_logistic(qx, qy, c_answer, ANSWERABLE_FEATURES), fit_trees(qx, qy, {})))
 
 
 def crossval(settings: Settings, eval_dir: Path = EVAL_DIR) -> dict[str, Any]:

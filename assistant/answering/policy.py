@@ -58,13 +58,13 @@ class AnswerPolicy:
         *,
         passages: int = 6,
         scorer: model.LogisticModel | None = None,
-        answerability: model.LogisticModel | None = None,
+        answerability: model.Predictor | None = None,
     ) -> None:
         """`scorer` and `answerability` default to the shipped models; training passes freshly fitted ones."""
         self.settings = settings
         self.passages = passages
         self.scorer = scorer or model.load("sentence", SENTENCE_FEATURES)
-        self.answerability = answerability or model.load("answerable", ANSWERABLE_FEATURES)
+        self.answerability = answerability or model.answerability(ANSWERABLE_FEATURES)
         self.composer = ExtractiveComposer(settings, titles)
 
     # --- judging ---------------------------------------------------------------------------------------

@@ -44,6 +44,10 @@ THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.05, 0.951, 0.025))
 EXTRA_P = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MAX_FALSE_REFUSALS = 0.05
 FOLDS = 5
+# The boosted trees for answerability: shallow (three levels: interactions of three features at most),
+# slow (a learning rate of 0.05 over 200 trees) and with leaves of twenty questions or more, for eight
+# hundred questions. Fixed, not searched: cross-validation over train and dev compared depths 2 and 3.
+TREES = {"max_depth": 3, "learning_rate": 0.05, "n_estimators": 200, "min_samples_leaf": 20}
 
 
 @dataclass
@@ -139,6 +143,36 @@ def _fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: tuple[str, ...
         },
     )
     return fitted, oof_by_c[best_c]
+
+
+def fit_trees(x: np.ndarray, y: np.ndarray, meta: dict[str, Any]) -> model.BoostedTrees:
+    """Gradient-boosted trees on the answerability rows (deterministic: no subsampling, a fixed seed)."""
+    import sklearn
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    clf = GradientBoostingClassifier(**TREES, subsample=1.0, random_state=0).fit(x, y)
+    info = {
+        **meta,
+        **TREES,
+        "rows": len(y),
+        "sklearn": sklearn.__version__,
+        "trained_by": "assistant/answering/train.py",
+    }
+    return model.BoostedTrees.from_sklearn(clf, ANSWERABLE_FEATURES, x, info)
+
+
+def _fit_answerability(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, meta: dict[str, Any]
+) -> tuple[model.LogisticModel, model.BoostedTrees, np.ndarray]:
+    """The logistic model (C by grouped cross-validation) and the trees, with the out-of-fold
+    probabilities of their average over the same folds: held-out evidence for the false-refusal bound."""
+    from sklearn.model_selection import GroupKFold
+
+    logistic, logistic_oof = _fit(x, y, groups, ANSWERABLE_FEATURES, meta)
+    trees_oof = np.zeros(len(y))
+    for tr, va in GroupKFold(n_splits=min(FOLDS, len(set(groups.tolist())))).split(x, y, groups):
+        trees_oof[va] = fit_trees(x[tr], y[tr], meta).predict(x[va])
+    return logistic, fit_trees(x, y, meta), (logistic_oof + trees_oof) / 2
 
 
 def _question_rows(
@@ -244,11 +278,12 @@ def train(
     scorer, oof = _fit(x, y, groups, SENTENCE_FEATURES, meta)
     log(f"sentence scorer: {len(y)} candidates, {int(y.sum())} hold a key, C={scorer.meta['C']}")
     qx, qy, qgroups = _question_rows(train_ex, scorer, passages, dict(enumerate(oof)))
-    answerability, train_oof = _fit(qx, qy, qgroups, ANSWERABLE_FEATURES, meta)
+    logistic, trees, train_oof = _fit_answerability(qx, qy, qgroups, meta)
+    answerability = model.Averaged((logistic, trees))
     # The train split's answerable questions, each with the probability a model not fitted on its
     # document gave it: held-out evidence for the false-refusal bound beside dev's.
     held_out = train_oof[qy == 1]
-    log(f"answerability: {len(qy)} questions, {int(qy.sum())} answerable, C={answerability.meta['C']}")
+    log(f"answerability: {len(qy)} questions, {int(qy.sum())} answerable, C={logistic.meta['C']}, trees")
 
     titles = service.cache.current().titles
     base = AnswerPolicy(
@@ -295,7 +330,7 @@ def train(
                 f" (pooled {c['pooled_false_refusals']:.3f})"
             )
             log(f"  {c['min_answerable']:.3f}: {figures}")
-    answerability.meta.update(
+    logistic.meta.update(
         {
             "chosen_on_dev": chosen,
             "dev": dev_at_choice,
@@ -305,9 +340,11 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     write_stop_words(out_dir / "stop_words.txt")
     (out_dir / "sentence.json").write_text(scorer.to_json(), encoding="utf-8")
-    (out_dir / "answerable.json").write_text(answerability.to_json(), encoding="utf-8")
+    (out_dir / "answerable.json").write_text(logistic.to_json(), encoding="utf-8")
+    (out_dir / "answerable_trees.json").write_text(trees.to_json(), encoding="utf-8")
     (out_dir / "dev_curve.json").write_text(json.dumps(curve, indent=0) + "\n", encoding="utf-8")
     model.load.cache_clear()
+    model.load_trees.cache_clear()
     return chosen
 
 
